@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Runs the Dockerfile's steps without a Docker engine, on Python 3.13 like the image:
+# builder stage (wheels), runtime stage (install from those wheels only, collectstatic with
+# the build-only key), then the CMD and the HEALTHCHECK against it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY313=""
+for candidate in python3.13 /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do
+  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then
+    PY313="$candidate"
+    break
+  fi
+done
+if [[ -z "$PY313" ]]; then
+  echo "docker-smoke: FAILED: python3.13 (the image's Python) is not installed" >&2
+  exit 1
+fi
+work="$(mktemp -d)"
+trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# pip's chatter goes to a file, shown only when pip fails.
+quiet() {
+  if ! "$@" >"$work/pip.log" 2>&1; then
+    cat "$work/pip.log" >&2
+    echo "docker-smoke: FAILED: $*" >&2
+    exit 1
+  fi
+}
+
+echo "docker-smoke: builder stage: pip wheel -r requirements.txt (Python 3.13)"
+quiet "$PY313" -m pip wheel -q --disable-pip-version-check --wheel-dir "$work/wheels" -r requirements.txt
+
+echo "docker-smoke: runtime stage: install from the wheels only, copy the context, collectstatic"
+"$PY313" -m venv "$work/venv"
+quiet "$work/venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links="$work/wheels" -r requirements.txt
+mkdir "$work/app"
+# The build context: tracked files minus what .dockerignore leaves out.
+git ls-files -z | grep -zvE '^(\.git|\.github|\.ci|tests|bench)/' | xargs -0 cp --parents -t "$work/app"
+(
+  cd "$work/app"
+  DEBUG=0 SECRET_KEY=collectstatic-only-build-key-not-used-at-runtime-0123456789 \
+    "$work/venv/bin/python" manage.py collectstatic --noinput -v0
+  test -f staticfiles/admin/css/base.css
+  test -f staticfiles/staticfiles.json
+
+  port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  export PORT="$port" DEBUG=0 SECRET_KEY="docker-smoke-runtime-key-0123456789-abcdefghijklmnop" \
+    ALLOWED_HOSTS=127.0.0.1 DATABASE_URL="sqlite:///$work/app.sqlite3" PATH="$work/venv/bin:$PATH"
+  python manage.py migrate --noinput -v0
+  echo "docker-smoke: CMD: daphne on \$PORT=$port"
+  sh -c 'exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" --access-log /dev/null timetodo.asgi:application' \
+    >"$work/daphne.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 60); do
+    if python -m timetodo.healthcheck 2>/dev/null; then
+      echo "docker-smoke: HEALTHCHECK passed"
+      # WhiteNoise serves the collected admin CSS under Daphne.
+      python - <<PY
+import urllib.request
+# As behind Render's load balancer, which terminates TLS and says so in X-Forwarded-Proto.
+request = urllib.request.Request(
+    "http://127.0.0.1:$port/static/admin/css/base.css", headers={"X-Forwarded-Proto": "https"}
+)
+r = urllib.request.urlopen(request, timeout=5)
+assert r.status == 200, r.status
+print("docker-smoke: static files served by WhiteNoise")
+PY
+      kill "$server_pid"
+      exit 0
+    fi
+    sleep 0.5
+  done
+  echo "docker-smoke: FAILED: HEALTHCHECK never passed" >&2
+  cat "$work/daphne.log" >&2
+  exit 1
+)

@@ -1,0 +1,195 @@
+"""Settings come from environment variables alone, with embedded defaults (DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from timetodo import config
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "k7Q2vR9xT4mW8nB3pL6sD1fH5jG0aZcYeUiOqXwE"  # 40 chars, Render-like strength
+RENDER_GENERATED_KEY = "3q2+7w8Jd0l5mN9pQr4sT6uV1xY2zA3bC4dE5fG6hI8="  # 44 base64 chars = 256 bits
+
+
+def env(**values: str) -> config.Env:
+    return config.Env(values)
+
+
+def test_embedded_default_database_is_a_sqlite_file_with_wal_and_immediate_transactions(tmp_path: Path) -> None:
+    db = config.databases(env(), base_dir=tmp_path)["default"]
+    assert db["ENGINE"].endswith("sqlite3")
+    assert db["NAME"] == str(tmp_path / "db.sqlite3")
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert db["OPTIONS"]["timeout"] >= 5
+    assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
+
+
+def test_postgres_url_is_parsed_with_the_native_pool(tmp_path: Path) -> None:
+    db = config.databases(
+        env(
+            DATABASE_URL="postgres://app:s3cret@db.internal:6543/timetodo",
+            DATABASE_POOL_MIN_SIZE="3",
+            DATABASE_POOL_MAX_SIZE="12",
+        ),
+        base_dir=tmp_path,
+    )["default"]
+    assert db["ENGINE"].endswith("postgresql")
+    assert (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]) == (
+        "timetodo",
+        "app",
+        "s3cret",
+        "db.internal",
+        6543,
+    )
+    assert db["OPTIONS"]["pool"]["min_size"] == 3
+    assert db["OPTIONS"]["pool"]["max_size"] == 12
+    assert db["OPTIONS"]["pool"]["timeout"] > 0
+    assert db["CONN_MAX_AGE"] == 0  # the pool owns connections; required by Django with a pool
+
+
+def test_postgres_url_query_options_are_kept(tmp_path: Path) -> None:
+    db = config.databases(env(DATABASE_URL="postgresql://u@h/d?sslmode=require"), base_dir=tmp_path)["default"]
+    assert db["OPTIONS"]["sslmode"] == "require"
+    assert db["OPTIONS"]["pool"] == {"min_size": 2, "max_size": 10, "timeout": 10}
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({"DATABASE_URL": "mysql://u@h/d"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgres://u@h/d", "DATABASE_POOL_MAX_SIZE": "many"}, "DATABASE_POOL_MAX_SIZE"),
+        ({"DATABASE_URL": "postgres://u@h/d", "DATABASE_POOL_MIN_SIZE": "5", "DATABASE_POOL_MAX_SIZE": "2"}, "MIN"),
+        ({"DATABASE_URL": "postgres://u@h/d", "DATABASE_POOL_MAX_SIZE": "0"}, "DATABASE_POOL_MAX_SIZE"),
+    ],
+)
+def test_bad_database_settings_are_refused_naming_the_variable(tmp_path: Path, variables, named) -> None:
+    with pytest.raises(ImproperlyConfigured, match=named):
+        config.databases(env(**variables), base_dir=tmp_path)
+
+
+def test_sqlite_url_is_accepted(tmp_path: Path) -> None:
+    db = config.databases(env(DATABASE_URL=f"sqlite:///{tmp_path}/x.db"), base_dir=tmp_path)["default"]
+    assert db["NAME"] == f"{tmp_path}/x.db"
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
+def test_without_redis_the_layer_is_in_memory_and_the_cache_local() -> None:
+    assert config.channel_layers(env())["default"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
+    assert config.caches(env())["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_redis_url_switches_layer_and_cache() -> None:
+    url = "rediss://:pw@redis.internal:6380/1"
+    layer = config.channel_layers(env(REDIS_URL=url))["default"]
+    cache = config.caches(env(REDIS_URL=url))["default"]
+    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["CONFIG"]["hosts"] == [url]
+    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["LOCATION"] == url
+
+
+@pytest.mark.parametrize("key", ["", "short", "a" * 60, "django-insecure-" + "x1y2z3w4v5u6t7s8r9q0" * 3])
+def test_missing_or_weak_secret_is_refused_when_debug_is_off(key: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
+        config.secret_key(env(SECRET_KEY=key), debug=False)
+
+
+@pytest.mark.parametrize("key", [STRONG_KEY, RENDER_GENERATED_KEY])
+def test_strong_secret_is_used(key: str) -> None:
+    assert config.secret_key(env(SECRET_KEY=key), debug=False) == key
+
+
+def test_debug_allows_a_throwaway_key() -> None:
+    assert config.secret_key(env(), debug=True)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("True", True), ("on", True), ("0", False), ("no", False)])
+def test_booleans(raw: str, expected: bool) -> None:
+    assert env(DEBUG=raw).flag("DEBUG") is expected
+
+
+def test_a_bad_boolean_is_refused_naming_the_variable() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DEBUG"):
+        env(DEBUG="maybe").flag("DEBUG")
+
+
+def test_lists_are_comma_separated() -> None:
+    assert env(ALLOWED_HOSTS=" a.example.com, b.example.com ,,").items("ALLOWED_HOSTS") == [
+        "a.example.com",
+        "b.example.com",
+    ]
+
+
+def test_logging_text_json_and_file(tmp_path: Path) -> None:
+    text = config.logging_config(env())
+    assert text["handlers"]["stdout"]["formatter"] == "text"
+    assert "file" not in text["handlers"]
+    log_file = tmp_path / "app.log"
+    as_json = config.logging_config(env(LOG_FORMAT="json", LOG_FILE=str(log_file), LOG_LEVEL="warning"))
+    assert as_json["handlers"]["stdout"]["formatter"] == "json"
+    assert as_json["handlers"]["file"]["filename"] == str(log_file)
+    assert as_json["root"] == {"handlers": ["stdout", "file"], "level": "WARNING"}
+
+
+@pytest.mark.parametrize("variables", [{"LOG_FORMAT": "xml"}, {"LOG_LEVEL": "LOUD"}])
+def test_bad_logging_settings_are_refused(variables) -> None:
+    with pytest.raises(ImproperlyConfigured):
+        config.logging_config(env(**variables))
+
+
+def test_json_log_lines_carry_the_request_id(tmp_path: Path) -> None:
+    log_file = tmp_path / "app.log"
+    conf = config.logging_config(env(LOG_FORMAT="json", LOG_FILE=str(log_file)))
+    conf["root"]["handlers"] = ["file"]
+    conf["handlers"].pop("stdout")
+    logging.config.dictConfig(conf)
+    try:
+        from timetodo.logs import request_id_var
+
+        token = request_id_var.set("req-123")
+        logging.getLogger("timetodo.test").warning("hello %s", "world")
+        request_id_var.reset(token)
+        line = log_file.read_text().strip().splitlines()[-1]
+    finally:
+        from django.conf import settings
+
+        logging.config.dictConfig(settings.LOGGING)
+    record = json.loads(line)
+    assert record["message"] == "hello world"
+    assert record["request_id"] == "req-123"
+    assert record["level"] == "WARNING"
+
+
+def run_manage(*args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "sqlite:///:memory:"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("key", [None, "weak"])
+def test_startup_refuses_a_missing_or_weak_secret_in_one_sentence(key: str | None) -> None:
+    variables = {"DEBUG": "0"} | ({"SECRET_KEY": key} if key else {})
+    result = run_manage("check", **variables)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("Time to DO cannot start: SECRET_KEY is missing or weak")
+    assert "SECRET_KEY environment variable" in result.stderr
+
+
+def test_startup_with_a_strong_secret_passes_checks() -> None:
+    result = run_manage("check", DEBUG="0", SECRET_KEY=STRONG_KEY)
+    assert result.returncode == 0, result.stderr

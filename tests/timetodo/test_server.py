@@ -1,0 +1,193 @@
+"""The real server: Daphne started as a subprocess, probed over HTTP like a load balancer would."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_KEY = "server-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+USE_POSTGRES = POSTGRES_URL.startswith(("postgres://", "postgresql://"))
+
+
+@dataclass
+class Server:
+    url: str
+    port: int
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_environ(database_url: str) -> dict[str, str]:
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DEBUG": "0",
+        "SECRET_KEY": STRONG_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": database_url,
+        "DATABASE_POOL_TIMEOUT": "2",
+        "DATABASE_CONNECT_TIMEOUT": "1",
+    }
+    if os.environ.get("REDIS_URL"):
+        environ["REDIS_URL"] = os.environ["REDIS_URL"]
+    return environ
+
+
+def manage(environ: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@contextmanager
+def scratch_database(tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a new PostgreSQL database when DATABASE_URL is set."""
+    if not USE_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'server.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"timetodo_server_{uuid.uuid4().hex[:12]}"
+    admin_url = POSTGRES_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def daphne(environ: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path / f"daphne-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "timetodo.asgi:application"],
+            cwd=ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(f"http://127.0.0.1:{port}", port, log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"daphne exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"daphne did not listen within 60 s:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, dict]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.headers, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, json.loads(error.read())
+
+
+def test_daphne_serves_health_probes_on_a_migrated_database(tmp_path: Path) -> None:
+    with scratch_database(tmp_path) as database_url:
+        environ = base_environ(database_url)
+        manage(environ, "migrate", "--noinput", "-v0")
+        with daphne(environ, tmp_path) as server:
+            status, headers, body = get(f"{server.url}/health", {"X-Request-ID": "probe-42"})
+            assert status == 200
+            assert body["status"] == "healthy"
+            assert headers["X-Request-ID"] == "probe-42"
+
+            status, _, body = get(f"{server.url}/health/detailed")
+            assert status == 200, body
+            assert body["database"] == "healthy"
+            assert body["channel_layer"] == "healthy"
+            assert body["migrations"] == "applied"
+            assert body["redis"] == ("healthy" if "REDIS_URL" in environ else "not_configured")
+
+            # The container HEALTHCHECK command against the same server.
+            probe = subprocess.run(
+                [sys.executable, "-m", "timetodo.healthcheck"],
+                cwd=ROOT,
+                env={**environ, "PORT": str(server.port)},
+                capture_output=True,
+                timeout=30,
+            )
+            assert probe.returncode == 0, probe.stderr
+
+            # Production settings: everything but the probes goes to HTTPS.
+            request = urllib.request.Request(  # noqa: S310
+                f"{server.url}/api/schema/", headers={"X-Request-ID": "redirected-1"}
+            )
+            opener = urllib.request.build_opener(NoRedirect)
+            with pytest.raises(urllib.error.HTTPError) as redirect:
+                opener.open(request, timeout=30)
+            assert redirect.value.code == 301
+            assert redirect.value.headers["Location"].startswith("https://")
+        log = server.log.read_text()
+    assert "[probe-42] timetodo.request: GET /health 200" in log
+    assert "[redirected-1] timetodo.request: GET /api/schema/ 301" in log
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_detailed_health_is_503_when_migrations_are_pending(tmp_path: Path) -> None:
+    with scratch_database(tmp_path) as database_url, daphne(base_environ(database_url), tmp_path) as server:
+        status, _, body = get(f"{server.url}/health/detailed")
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert body["migrations"] == "pending"
+    assert body["database"] == "healthy"
+    assert body["failing"] == ["migrations"]
+
+
+def test_detailed_health_is_503_naming_the_database_when_it_is_unreachable(tmp_path: Path) -> None:
+    environ = base_environ("postgres://nobody@127.0.0.1:1/nothing")
+    with daphne(environ, tmp_path) as server:
+        started = time.monotonic()
+        status, _, body = get(f"{server.url}/health")
+        assert status == 200  # liveness does no I/O, so a dead database does not fail it
+        assert time.monotonic() - started < 5
+        status, _, body = get(f"{server.url}/health/detailed")
+    assert status == 503
+    assert body["database"] == "unhealthy"
+    assert body["migrations"] == "unknown"
+    assert "database" in body["failing"]

@@ -1,0 +1,32 @@
+"""ASGI entry point: HTTP goes to Django; WebSockets pass origin and auth checks to `realtime`."""
+
+import os
+import sys
+
+from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "timetodo.settings")
+
+# Set up Django (settings, apps) before importing anything that touches models.
+try:
+    django_asgi_app = get_asgi_application()
+except ImproperlyConfigured as exc:
+    # A configuration mistake is the operator's to fix: say it in one sentence.
+    sys.exit(f"Time to DO cannot start: {exc}")
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+
+from realtime.middleware import OpenSocketGaugeMiddleware
+from realtime.routing import websocket_urlpatterns
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": OpenSocketGaugeMiddleware(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
+    }
+)

@@ -1,0 +1,154 @@
+"""Checks of the services Time to DO depends on.
+
+Shared by `/health/detailed` (which reports only each component's state) and
+`manage.py check_services` (which also prints what is wrong and how to fix it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+
+logger = logging.getLogger(__name__)
+
+HEALTHY = "healthy"
+UNHEALTHY = "unhealthy"
+NOT_CONFIGURED = "not_configured"
+APPLIED = "applied"
+PENDING = "pending"
+UNKNOWN = "unknown"
+
+CHANNEL_LAYER_TIMEOUT = 3.0
+REDIS_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str
+    detail: str
+    hint: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {HEALTHY, NOT_CONFIGURED, APPLIED}
+
+
+def _failure(component: str, exc: BaseException, hint: str) -> CheckResult:
+    message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+    logger.warning("health check failed: %s: %s", component, message)
+    return CheckResult(UNHEALTHY, message, hint)
+
+
+def check_database(alias: str = DEFAULT_DB_ALIAS) -> CheckResult:
+    connection = connections[alias]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return _failure(
+            "database",
+            _root_cause(connection.settings_dict, exc),
+            "check DATABASE_URL (host, port, name, user, password) and that the database server is running",
+        )
+    return CheckResult(HEALTHY, f"{connection.vendor} database {connection.settings_dict['NAME']!s} answers")
+
+
+def _root_cause(settings_dict: dict[str, Any], exc: Exception) -> Exception:
+    """The pool only says it timed out; one direct connection attempt says why."""
+    if not isinstance(settings_dict.get("OPTIONS", {}).get("pool"), dict):
+        return exc
+    try:
+        psycopg.connect(
+            dbname=settings_dict["NAME"],
+            user=settings_dict.get("USER") or None,
+            password=settings_dict.get("PASSWORD") or None,
+            host=settings_dict.get("HOST") or None,
+            port=settings_dict.get("PORT") or None,
+            connect_timeout=int(settings_dict["OPTIONS"].get("connect_timeout", 5)),
+        ).close()
+    except Exception as direct:
+        return direct
+    return exc
+
+
+def check_redis() -> CheckResult:
+    url = settings.REDIS_URL
+    if not url:
+        return CheckResult(NOT_CONFIGURED, "REDIS_URL is unset: using the in-memory channel layer and local cache")
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:
+        return _failure("redis", exc, "check REDIS_URL and that the Redis server is running and reachable")
+    return CheckResult(HEALTHY, "Redis answers PING")
+
+
+async def _channel_layer_round_trip() -> bool:
+    layer = get_channel_layer()
+    if layer is None:
+        raise RuntimeError("CHANNEL_LAYERS has no default layer")
+    channel = await layer.new_channel(prefix="health.")
+    token = uuid.uuid4().hex
+    await layer.send(channel, {"type": "health.ping", "token": token})
+    message = await asyncio.wait_for(layer.receive(channel), timeout=CHANNEL_LAYER_TIMEOUT)
+    return bool(message.get("token") == token)
+
+
+def check_channel_layer() -> CheckResult:
+    try:
+        matched = async_to_sync(_channel_layer_round_trip)()
+    except TimeoutError:
+        return _failure(
+            "channel_layer",
+            TimeoutError(f"a message sent to itself did not come back within {CHANNEL_LAYER_TIMEOUT:g} s"),
+            "check REDIS_URL and the Redis server's load",
+        )
+    except Exception as exc:
+        return _failure("channel_layer", exc, "check REDIS_URL and that Redis accepts connections from this instance")
+    if not matched:
+        return CheckResult(UNHEALTHY, "the message received differs from the one sent", "check CHANNEL_LAYERS")
+    backend = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return CheckResult(HEALTHY, f"{backend} delivered a message sent to itself")
+
+
+def check_migrations(alias: str = DEFAULT_DB_ALIAS) -> CheckResult:
+    try:
+        executor = MigrationExecutor(connections[alias])
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        result = _failure("migrations", exc, "fix the database connection first")
+        return CheckResult(UNKNOWN, result.detail, result.hint)
+    if plan:
+        names = ", ".join(f"{migration.app_label}.{migration.name}" for migration, _ in plan[:5])
+        return CheckResult(PENDING, f"{len(plan)} unapplied migration(s): {names}", "run: python manage.py migrate")
+    return CheckResult(APPLIED, "every migration is applied")
+
+
+def run_all_checks() -> dict[str, CheckResult]:
+    database = check_database()
+    migrations = (
+        check_migrations()
+        if database.ok
+        else CheckResult(UNKNOWN, "cannot tell while the database is unreachable", "fix the database first")
+    )
+    return {
+        "database": database,
+        "redis": check_redis(),
+        "channel_layer": check_channel_layer(),
+        "migrations": migrations,
+    }

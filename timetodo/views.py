@@ -1,0 +1,54 @@
+"""Project-wide HTTP endpoints: health probes and Prometheus metrics."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+from timetodo import __version__, health
+
+
+def _stamp() -> dict[str, str]:
+    return {"timestamp": timezone.now().isoformat(), "version": __version__}
+
+
+@never_cache
+@require_GET
+def health_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. No database, cache or network I/O."""
+    return JsonResponse({"status": health.HEALTHY, **_stamp()})
+
+
+@never_cache
+@require_GET
+def health_detailed(request: HttpRequest) -> JsonResponse:
+    """Readiness: every dependency answers; 503 naming the failing components otherwise."""
+    results = health.run_all_checks()
+    failing = [name for name, result in results.items() if not result.ok]
+    body: dict[str, object] = {
+        "status": health.UNHEALTHY if failing else health.HEALTHY,
+        **{name: result.status for name, result in results.items()},
+        "failing": failing,
+        **_stamp(),
+    }
+    return JsonResponse(body, status=503 if failing else 200)
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition; behind `Authorization: Bearer <METRICS_TOKEN>` when that is set."""
+    token = settings.METRICS_TOKEN
+    if token:
+        supplied = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):
+            response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    return ExportToDjangoView(request)
