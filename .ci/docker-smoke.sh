@@ -17,7 +17,12 @@ if [[ -z "$PY313" ]]; then
   exit 1
 fi
 work="$(mktemp -d)"
-trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # pip's chatter goes to a file, shown only when pip fails.
 quiet() {
@@ -37,26 +42,25 @@ quiet "$work/venv/bin/pip" install -q --disable-pip-version-check --no-index --f
 mkdir "$work/app"
 # The build context: tracked files minus what .dockerignore leaves out.
 git ls-files -z | grep -zvE '^(\.git|\.github|\.ci|tests|bench)/' | xargs -0 cp --parents -t "$work/app"
-(
-  cd "$work/app"
-  DEBUG=0 SECRET_KEY=collectstatic-only-build-key-not-used-at-runtime-0123456789 \
-    "$work/venv/bin/python" manage.py collectstatic --noinput -v0
-  test -f staticfiles/admin/css/base.css
-  test -f staticfiles/staticfiles.json
+cd "$work/app"
+DEBUG=0 SECRET_KEY=collectstatic-only-build-key-not-used-at-runtime-0123456789 \
+  "$work/venv/bin/python" manage.py collectstatic --noinput -v0
+test -f staticfiles/admin/css/base.css
+test -f staticfiles/staticfiles.json
 
-  port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-  export PORT="$port" DEBUG=0 SECRET_KEY="docker-smoke-runtime-key-0123456789-abcdefghijklmnop" \
-    ALLOWED_HOSTS=127.0.0.1 DATABASE_URL="sqlite:///$work/app.sqlite3" PATH="$work/venv/bin:$PATH"
-  python manage.py migrate --noinput -v0
-  echo "docker-smoke: CMD: daphne on \$PORT=$port"
-  sh -c 'exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" --access-log /dev/null timetodo.asgi:application' \
-    >"$work/daphne.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 1 60); do
-    if python -m timetodo.healthcheck 2>/dev/null; then
-      echo "docker-smoke: HEALTHCHECK passed"
-      # WhiteNoise serves the collected admin CSS under Daphne.
-      python - <<PY
+port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export PORT="$port" DEBUG=0 SECRET_KEY="docker-smoke-runtime-key-0123456789-abcdefghijklmnop" \
+  ALLOWED_HOSTS=127.0.0.1 DATABASE_URL="sqlite:///$work/app.sqlite3" PATH="$work/venv/bin:$PATH"
+python manage.py migrate --noinput -v0
+echo "docker-smoke: CMD: daphne on \$PORT=$port"
+sh -c 'exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" --access-log /dev/null timetodo.asgi:application' \
+  >"$work/daphne.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 60); do
+  if python -m timetodo.healthcheck 2>/dev/null; then
+    echo "docker-smoke: HEALTHCHECK passed"
+    # WhiteNoise serves the collected admin CSS under Daphne.
+    python - <<PY
 import urllib.request
 # As behind Render's load balancer, which terminates TLS and says so in X-Forwarded-Proto.
 request = urllib.request.Request(
@@ -66,12 +70,11 @@ r = urllib.request.urlopen(request, timeout=5)
 assert r.status == 200, r.status
 print("docker-smoke: static files served by WhiteNoise")
 PY
-      kill "$server_pid"
-      exit 0
-    fi
-    sleep 0.5
-  done
-  echo "docker-smoke: FAILED: HEALTHCHECK never passed" >&2
-  cat "$work/daphne.log" >&2
-  exit 1
-)
+    kill "$server_pid"
+    exit 0
+  fi
+  sleep 0.5
+done
+echo "docker-smoke: FAILED: HEALTHCHECK never passed" >&2
+cat "$work/daphne.log" >&2
+exit 1
