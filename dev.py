@@ -81,7 +81,20 @@ def start(extra: list[str]) -> int:
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
     _say(f"starting Daphne on http://{host}:{port}  (Ctrl+C stops it)")
     return run(
-        [str(PYTHON), "-m", "daphne", "-b", host, "-p", port, *extra, "timetodo.asgi:application"],
+        # Our own request log line carries the request id; Daphne's access log would repeat it without.
+        [
+            str(PYTHON),
+            "-m",
+            "daphne",
+            "-b",
+            host,
+            "-p",
+            port,
+            "--access-log",
+            os.devnull,
+            *extra,
+            "timetodo.asgi:application",
+        ],
         env,
     )
 
