@@ -21,7 +21,8 @@ WORKDIR /app
 COPY requirements.txt .
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels -r requirements.txt
-COPY --chown=app:app . .
+# The code stays owned by root: the app user can read it but not rewrite it.
+COPY . .
 # collectstatic needs settings, not secrets: a build-only key that never reaches runtime.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only-build-key-not-used-at-runtime-0123456789 \
     python manage.py collectstatic --noinput -v0 \

@@ -53,7 +53,13 @@ def ensure_venv(requirements: str) -> None:
         sys.exit("Time to DO needs Python 3.11 or newer; this is " + sys.version.split()[0])
     if not PYTHON.exists():
         _say(f"creating virtual environment in {VENV}")
-        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            sys.exit(
+                f"Could not create a virtual environment ({exc}). On Debian or Ubuntu install the "
+                "venv module first: sudo apt install python3-venv"
+            )
     req_path = ROOT / requirements
     stamp = VENV / f".installed-{requirements}"
     wanted = _requirements_digest(req_path)

@@ -111,10 +111,12 @@ def databases(env: Env, *, base_dir: Path) -> dict[str, dict[str, Any]]:
     parsed.update(
         ENGINE="django_prometheus.db.backends.postgresql",
         OPTIONS=options,
-        # The pool owns connection lifetime; persistent connections are incompatible with it
-        # (and unsafe under ASGI anyway).
+        # The pool owns connection lifetime: Django refuses persistent connections beside it
+        # (and they are unsafe under ASGI anyway).
         CONN_MAX_AGE=0,
-        CONN_HEALTH_CHECKS=False,
+        # With a pool this makes psycopg check a connection before handing it out, so a
+        # database restart costs a reconnect, not failed requests.
+        CONN_HEALTH_CHECKS=True,
     )
     return {"default": parsed}
 

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import psycopg
 import redis
@@ -18,6 +17,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,10 @@ APPLIED = "applied"
 PENDING = "pending"
 UNKNOWN = "unknown"
 
+# Each check gives up quickly, so a monitor gets a 503 naming the component, not a timeout.
 CHANNEL_LAYER_TIMEOUT = 3.0
 REDIS_TIMEOUT = 2.0
+DATABASE_PROBE_TIMEOUT = 3
 
 
 @dataclass(frozen=True)
@@ -52,35 +54,31 @@ def _failure(component: str, exc: BaseException, hint: str) -> CheckResult:
 
 def check_database(alias: str = DEFAULT_DB_ALIAS) -> CheckResult:
     connection = connections[alias]
+    hint = "check DATABASE_URL (host, port, name, user, password) and that the database server is running"
+    # A pooled connection waits DATABASE_POOL_TIMEOUT for a dead server and then only says
+    # it timed out; one direct attempt with a short timeout fails fast and says why.
+    probe_error = _direct_probe(connection)
+    if probe_error is not None:
+        return _failure("database", probe_error, hint)
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        return _failure(
-            "database",
-            _root_cause(connection.settings_dict, exc),
-            "check DATABASE_URL (host, port, name, user, password) and that the database server is running",
-        )
+        return _failure("database", exc, hint)
     return CheckResult(HEALTHY, f"{connection.vendor} database {connection.settings_dict['NAME']!s} answers")
 
 
-def _root_cause(settings_dict: dict[str, Any], exc: Exception) -> Exception:
-    """The pool only says it timed out; one direct connection attempt says why."""
-    if not isinstance(settings_dict.get("OPTIONS", {}).get("pool"), dict):
-        return exc
+def _direct_probe(connection: BaseDatabaseWrapper) -> Exception | None:
+    """For a pooled PostgreSQL database: connect once, outside the pool, with a short timeout."""
+    if not isinstance(connection.settings_dict.get("OPTIONS", {}).get("pool"), dict):
+        return None
     try:
-        psycopg.connect(
-            dbname=settings_dict["NAME"],
-            user=settings_dict.get("USER") or None,
-            password=settings_dict.get("PASSWORD") or None,
-            host=settings_dict.get("HOST") or None,
-            port=settings_dict.get("PORT") or None,
-            connect_timeout=int(settings_dict["OPTIONS"].get("connect_timeout", 5)),
-        ).close()
-    except Exception as direct:
-        return direct
-    return exc
+        params = {**connection.get_connection_params(), "connect_timeout": DATABASE_PROBE_TIMEOUT}
+        psycopg.connect(**params).close()
+    except Exception as exc:
+        return exc
+    return None
 
 
 def check_redis() -> CheckResult:
@@ -105,13 +103,17 @@ async def _channel_layer_round_trip() -> bool:
     channel = await layer.new_channel(prefix="health.")
     token = uuid.uuid4().hex
     await layer.send(channel, {"type": "health.ping", "token": token})
-    message = await asyncio.wait_for(layer.receive(channel), timeout=CHANNEL_LAYER_TIMEOUT)
+    message = await layer.receive(channel)
     return bool(message.get("token") == token)
+
+
+async def _bounded_round_trip() -> bool:
+    return await asyncio.wait_for(_channel_layer_round_trip(), timeout=CHANNEL_LAYER_TIMEOUT)
 
 
 def check_channel_layer() -> CheckResult:
     try:
-        matched = async_to_sync(_channel_layer_round_trip)()
+        matched = async_to_sync(_bounded_round_trip)()
     except TimeoutError:
         return _failure(
             "channel_layer",

@@ -10,7 +10,7 @@ from contextvars import ContextVar
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
 # A client-supplied id is echoed only if it is short and harmless in logs and headers.
-VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def new_request_id() -> str:
@@ -18,7 +18,7 @@ def new_request_id() -> str:
 
 
 def request_id_from_header(value: str | None) -> str:
-    if value and VALID_REQUEST_ID.match(value):
+    if value and VALID_REQUEST_ID.fullmatch(value):
         return value
     return new_request_id()
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.encoding import escape_uri_path
 
 from timetodo import views
 from timetodo.logs import request_id_from_header, request_id_var
@@ -37,7 +38,7 @@ class RequestIdMiddleware:
             logger.info(
                 "%s %s %s %.1fms",
                 request.method,
-                request.path,
+                escape_uri_path(request.path),  # percent-encoded: a path cannot forge log lines
                 response.status_code,
                 (time.perf_counter() - started) * 1000,
             )

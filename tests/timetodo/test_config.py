@@ -53,6 +53,7 @@ def test_postgres_url_is_parsed_with_the_native_pool(tmp_path: Path) -> None:
     assert db["OPTIONS"]["pool"]["max_size"] == 12
     assert db["OPTIONS"]["pool"]["timeout"] > 0
     assert db["CONN_MAX_AGE"] == 0  # the pool owns connections; required by Django with a pool
+    assert db["CONN_HEALTH_CHECKS"] is True  # the pool checks a connection before lending it
 
 
 def test_postgres_url_query_options_are_kept(tmp_path: Path) -> None:
@@ -193,3 +194,74 @@ def test_startup_refuses_a_missing_or_weak_secret_in_one_sentence(key: str | Non
 def test_startup_with_a_strong_secret_passes_checks() -> None:
     result = run_manage("check", DEBUG="0", SECRET_KEY=STRONG_KEY)
     assert result.returncode == 0, result.stderr
+
+
+SHOW_SETTINGS = """
+import json, django
+from django.conf import settings
+django.setup()
+print(json.dumps({name: getattr(settings, name) for name in [
+    "DEBUG", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS",
+    "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "X_FRAME_OPTIONS", "SECURE_PROXY_SSL_HEADER",
+    "TRUSTED_PROXY_COUNT", "METRICS_TOKEN", "REDIS_URL",
+]} | {
+    "DATABASE_NAME": str(settings.DATABASES["default"]["NAME"]),
+    "LAYER": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "CACHE": settings.CACHES["default"]["BACKEND"],
+    "ACCESS_MINUTES": settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() / 60,
+}))
+"""
+
+
+def loaded_settings(**variables: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_SETTINGS],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "timetodo.settings", **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_settings_defaults_are_production_safe() -> None:
+    loaded = loaded_settings(SECRET_KEY=STRONG_KEY)
+    assert loaded["DEBUG"] is False
+    assert loaded["ALLOWED_HOSTS"] == []
+    assert loaded["SECURE_SSL_REDIRECT"] is True
+    assert loaded["SECURE_HSTS_SECONDS"] == 31536000
+    assert loaded["SESSION_COOKIE_SECURE"] is True
+    assert loaded["CSRF_COOKIE_SECURE"] is True
+    assert loaded["X_FRAME_OPTIONS"] == "DENY"
+    assert loaded["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert loaded["TRUSTED_PROXY_COUNT"] == 0
+    assert loaded["METRICS_TOKEN"] == ""
+    assert loaded["DATABASE_NAME"] == str(ROOT / "db.sqlite3")
+    assert loaded["LAYER"] == "channels.layers.InMemoryChannelLayer"
+    assert loaded["CACHE"].endswith("LocMemCache")
+    assert loaded["ACCESS_MINUTES"] == 15
+
+
+def test_debug_defaults_serve_localhost() -> None:
+    loaded = loaded_settings(DEBUG="1")
+    assert loaded["DEBUG"] is True
+    assert "127.0.0.1" in loaded["ALLOWED_HOSTS"]
+    assert loaded["SECURE_SSL_REDIRECT"] is False
+
+
+def test_render_host_name_is_allowed_and_trusted() -> None:
+    loaded = loaded_settings(
+        SECRET_KEY=STRONG_KEY,
+        RENDER_EXTERNAL_HOSTNAME="timetodo.onrender.com",
+        ALLOWED_HOSTS="todo.example.com",
+        CSRF_TRUSTED_ORIGINS="https://todo.example.com",
+        REDIS_URL="redis://cache:6379/0",
+        ACCESS_TOKEN_MINUTES="5",
+    )
+    assert loaded["ALLOWED_HOSTS"] == ["todo.example.com", "timetodo.onrender.com"]
+    assert loaded["CSRF_TRUSTED_ORIGINS"] == ["https://todo.example.com", "https://timetodo.onrender.com"]
+    assert loaded["LAYER"] == "channels_redis.core.RedisChannelLayer"
+    assert loaded["CACHE"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["ACCESS_MINUTES"] == 5

@@ -10,16 +10,29 @@ pytestmark = pytest.mark.django_db
 TOKEN = "metrics-token-for-tests"
 
 
-def test_metrics_are_open_when_no_token_is_set(client: Client, settings) -> None:
+def sample(text: str, prefix: str) -> float:
+    """The value of the first sample line starting with `prefix`."""
+    line = next(line for line in text.splitlines() if line.startswith(prefix))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_metrics_count_requests_and_latency_by_view(client: Client, settings) -> None:
     settings.METRICS_TOKEN = ""
-    client.get("/health")  # at least one request by view is counted
+    schema_count = (
+        'django_http_requests_total_by_view_transport_method_total{method="GET",transport="http",view="schema"}'
+    )
+    latency_count = 'django_http_requests_latency_seconds_by_view_method_count{method="GET",view="schema"}'
+    before = client.get("/metrics").content.decode()
+    client.get("/api/schema/")
+    client.get("/api/schema/")
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
-    text = response.content.decode()
-    assert "django_http_requests_total_by_view_transport_method_total" in text
-    assert "django_http_requests_latency_seconds_by_view_method" in text
-    assert "timetodo_websocket_connections_open" in text
+    after = response.content.decode()
+    previous = sample(before, schema_count) if schema_count in before else 0.0
+    assert sample(after, schema_count) == previous + 2
+    assert sample(after, latency_count) >= 2
+    assert sample(after, "timetodo_websocket_connections_open") >= 0
 
 
 def test_database_metrics_are_exported(client: Client, settings) -> None:

@@ -45,10 +45,17 @@ def test_a_request_id_is_generated_when_missing(client: Client, request_log: io.
     assert f"[{first}]" in request_log.getvalue()
 
 
-@pytest.mark.parametrize("bad", ["has space", "x" * 200, "new\nline", "<script>"])
+@pytest.mark.parametrize("bad", ["has space", "x" * 200, "new\nline", "trailing-newline\n", "<script>"])
 def test_an_unsafe_request_id_is_replaced(client: Client, bad: str) -> None:
     response = client.get("/health", HTTP_X_REQUEST_ID=bad)
     assert re.fullmatch(r"[0-9a-f]{32}", response["X-Request-ID"])
+
+
+def test_a_path_cannot_forge_log_lines(client: Client, request_log: io.StringIO) -> None:
+    client.get("/x%0A2026-01-01 00:00:00 INFO [forged] fake: line")
+    lines = request_log.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "GET /x%0A2026-01-01" in lines[0]
 
 
 def test_lines_outside_a_request_have_a_placeholder(request_log: io.StringIO) -> None:
