@@ -12,7 +12,8 @@ from django.db.models.functions import Lower
 class User(AbstractUser):
     """A person using Time to DO.
 
-    Email is required and unique regardless of case; `full_name` replaces Django's
+    Email and username are each unique regardless of case (`Ada` and `ada` are one
+    name, so nobody can pose as someone else by changing letter case); `full_name` replaces Django's
     first/last name pair, which fits few of the world's names.
     """
 
@@ -31,6 +32,11 @@ class User(AbstractUser):
                 Lower("email"),
                 name="accounts_user_email_ci_unique",
                 violation_error_message="A user with that email address already exists.",
+            ),
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message="A user with that username already exists.",
             ),
         ]
 

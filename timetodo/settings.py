@@ -32,6 +32,8 @@ if RENDER_EXTERNAL_HOSTNAME:
     ALLOWED_HOSTS.append(RENDER_EXTERNAL_HOSTNAME)
     CSRF_TRUSTED_ORIGINS.append(f"https://{RENDER_EXTERNAL_HOSTNAME}")
 CORS_ALLOWED_ORIGINS = env.items("CORS_ALLOWED_ORIGINS")
+# Proxies in front of the app that append to X-Forwarded-For (1 on Render). 0: ignore the header.
+TRUSTED_PROXY_COUNT = env.number("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 INSTALLED_APPS = [
     "daphne",
@@ -97,6 +99,7 @@ CHANNEL_LAYERS = config.channel_layers(env)
 CACHES = config.caches(env)
 
 AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -147,6 +150,19 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "EXCEPTION_HANDLER": "timetodo.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.text("THROTTLE_ANON_RATE", "120/minute"),
+        "user": env.text("THROTTLE_USER_RATE", "1200/minute"),
+        "register": env.text("THROTTLE_REGISTER_RATE", "20/hour"),
+        "password": "5/minute",
+    },
+    # Same rule as timetodo.clientip: trust X-Forwarded-For only this many hops deep.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.number("ACCESS_TOKEN_MINUTES", 15, minimum=1)),
@@ -154,7 +170,12 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # Tokens carry a hash of the password hash: changing the password ends every session.
+    "CHECK_REVOKE_TOKEN": True,
 }
+# Login guessing protection (django-ratelimit): attempts per minute per client IP and per account.
+LOGIN_RATE = env.text("LOGIN_RATE", "5/m")
+RATELIMIT_IP_META_KEY = "timetodo.clientip.client_ip"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Time to DO API",
     "DESCRIPTION": "Projects, Kanban boards, tasks, sprints and time tracking, live for every client.",

@@ -34,8 +34,12 @@ def test_render_web_service(web) -> None:
     assert web["runtime"] == "docker"
     assert web["healthCheckPath"] == "/health"
     assert web["preDeployCommand"] == "python manage.py migrate --noinput"
-    assert web["autoDeploy"] is True
     assert web["branch"] == "main"
+    # Deploys from main happen through CI's deploy job once tests pass (one deploy per
+    # commit), so Render's own trigger is off.
+    assert web["autoDeployTrigger"] == "off"
+    deploy = load(".github/workflows/ci.yml")["jobs"]["deploy"]
+    assert deploy["needs"] == ["test", "lint"]
 
 
 def test_render_wires_database_redis_and_a_generated_secret(web) -> None:
@@ -61,6 +65,9 @@ def test_render_wires_database_redis_and_a_generated_secret(web) -> None:
     }
     assert declared <= variables.keys()
     assert variables["DEBUG"]["value"] == "0"
+    # Behind Render's proxy the client IP is the hop it appends; without this every
+    # client would share one login-attempt counter.
+    assert variables["TRUSTED_PROXY_COUNT"]["value"] == "1"
 
 
 def test_render_database_and_key_value_store(render) -> None:

@@ -1,0 +1,31 @@
+"""Reads of accounts."""
+
+from __future__ import annotations
+
+from accounts.models import User
+
+
+def user_find_for_login(*, email: str | None = None, username: str | None = None) -> User | None:
+    """The account an email or a username names, regardless of case; None if there is none."""
+    users = User.objects.all()
+    if email is not None:
+        users = users.filter(email__iexact=email.strip())
+    elif username is not None:
+        users = users.filter(username__iexact=username.strip())
+    else:
+        return None
+    return users.first()
+
+
+def email_taken(email: str, *, exclude: User | None = None) -> bool:
+    users = User.objects.filter(email__iexact=email)
+    if exclude is not None:
+        users = users.exclude(pk=exclude.pk)
+    return users.exists()
+
+
+def username_taken(username: str, *, exclude: User | None = None) -> bool:
+    users = User.objects.filter(username__iexact=username)
+    if exclude is not None:
+        users = users.exclude(pk=exclude.pk)
+    return users.exists()
