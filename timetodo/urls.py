@@ -9,6 +9,7 @@ urlpatterns = [
     path("health/detailed", views.health_detailed, name="health-detailed"),
     path("metrics", views.metrics, name="metrics"),
     path("api/v1/auth/", include("accounts.urls")),
+    path("api/v1/", include("tasks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),

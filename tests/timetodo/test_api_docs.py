@@ -20,3 +20,65 @@ def test_swagger_ui(client: Client) -> None:
     response = client.get("/api/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+CONTRACT = {
+    ("post", "/api/v1/auth/register/"),
+    ("post", "/api/v1/auth/login/"),
+    ("post", "/api/v1/auth/refresh/"),
+    ("post", "/api/v1/auth/logout/"),
+    ("get", "/api/v1/auth/me/"),
+    ("patch", "/api/v1/auth/me/"),
+    ("post", "/api/v1/auth/password/"),
+    ("get", "/api/v1/projects/"),
+    ("post", "/api/v1/projects/"),
+    ("get", "/api/v1/projects/{project_id}/"),
+    ("patch", "/api/v1/projects/{project_id}/"),
+    ("delete", "/api/v1/projects/{project_id}/"),
+    ("post", "/api/v1/projects/{project_id}/transfer/"),
+    ("get", "/api/v1/projects/{project_id}/members/"),
+    ("post", "/api/v1/projects/{project_id}/members/"),
+    ("patch", "/api/v1/projects/{project_id}/members/{user_id}/"),
+    ("delete", "/api/v1/projects/{project_id}/members/{user_id}/"),
+    ("get", "/api/v1/projects/{project_id}/columns/"),
+    ("post", "/api/v1/projects/{project_id}/columns/"),
+    ("patch", "/api/v1/projects/{project_id}/columns/{column_id}/"),
+    ("delete", "/api/v1/projects/{project_id}/columns/{column_id}/"),
+    ("get", "/api/v1/projects/{project_id}/labels/"),
+    ("post", "/api/v1/projects/{project_id}/labels/"),
+    ("patch", "/api/v1/projects/{project_id}/labels/{label_id}/"),
+    ("delete", "/api/v1/projects/{project_id}/labels/{label_id}/"),
+    ("get", "/api/v1/projects/{project_id}/board/"),
+    ("get", "/api/v1/projects/{project_id}/activity/"),
+    ("get", "/api/v1/tasks/"),
+    ("post", "/api/v1/tasks/"),
+    ("get", "/api/v1/tasks/{task_id}/"),
+    ("patch", "/api/v1/tasks/{task_id}/"),
+    ("delete", "/api/v1/tasks/{task_id}/"),
+    ("post", "/api/v1/tasks/{task_id}/move/"),
+    ("post", "/api/v1/tasks/bulk/"),
+    ("get", "/api/v1/tasks/{task_id}/comments/"),
+    ("post", "/api/v1/tasks/{task_id}/comments/"),
+    ("patch", "/api/v1/comments/{comment_id}/"),
+    ("delete", "/api/v1/comments/{comment_id}/"),
+    ("get", "/api/v1/tasks/{task_id}/activity/"),
+}
+
+
+def test_schema_lists_every_endpoint_of_the_contract(client: Client) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    documented = {(method, path) for path, operations in schema["paths"].items() for method in operations}
+    assert CONTRACT <= documented, CONTRACT - documented
+
+
+def test_schema_documents_filters_errors_and_lost_update_codes(client: Client) -> None:
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    task_list = schema["paths"]["/api/v1/tasks/"]["get"]
+    names = {parameter["name"] for parameter in task_list["parameters"]}
+    filters = {"project", "column", "assignee", "priority", "label", "sprint", "due_before", "due_after", "is_done"}
+    assert filters | {"search", "ordering", "page", "page_size"} <= names
+    patch = schema["paths"]["/api/v1/tasks/{task_id}/"]["patch"]["responses"]
+    assert {"200", "400", "401", "403", "404", "409", "412"} <= set(patch)
+    task_fields = schema["components"]["schemas"]["Task"]["properties"]
+    for field in ("id", "project", "number", "key", "title", "column", "position", "version", "is_done", "labels"):
+        assert field in task_fields

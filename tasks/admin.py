@@ -1,0 +1,113 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from tasks.models import Activity, Column, Comment, Label, Membership, Project, ProjectStatus, Sprint, Task
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "joined_at"]
+    readonly_fields = ["joined_at"]
+
+
+class ColumnInline(admin.TabularInline):
+    model = Column
+    extra = 0
+    fields = ["name", "position", "wip_limit", "is_done"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "status", "owner", "last_seq", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["key", "name", "owner__username", "owner__email"]
+    list_select_related = ["owner"]
+    readonly_fields = ["last_seq", "task_counter", "created_at", "updated_at"]
+    autocomplete_fields = ["owner"]
+    inlines = [MembershipInline, ColumnInline]
+    actions = ["archive_projects"]
+
+    @admin.action(description="Archive selected projects", permissions=["change"])
+    def archive_projects(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        count = queryset.exclude(status=ProjectStatus.ARCHIVED).update(status=ProjectStatus.ARCHIVED)
+        self.message_user(request, f"Archived {count} project(s).", messages.SUCCESS)
+
+
+class CommentInline(admin.TabularInline):
+    model = Comment
+    extra = 0
+    fields = ["author", "body", "edited", "created_at"]
+    readonly_fields = ["author", "created_at"]
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["task_key", "title", "project", "column", "priority", "assignee", "is_done", "updated_at"]
+    list_filter = ["project", "priority", "is_done", ("assignee", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["title", "project__key", "number"]
+    list_select_related = ["project", "column", "assignee"]
+    readonly_fields = [
+        "number",
+        "position",
+        "creator",
+        "is_done",
+        "completed_at",
+        "version",
+        "spent_minutes",
+        "created_at",
+        "updated_at",
+    ]
+    autocomplete_fields = ["assignee", "parent"]
+    inlines = [CommentInline]
+
+    @admin.display(description="key", ordering="number")
+    def task_key(self, task: Task) -> str:
+        return task.key
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Task], search_term: str
+    ) -> tuple[QuerySet[Task], bool]:
+        # "TTD-12" finds task 12 of project TTD.
+        key, dash, number = search_term.strip().rpartition("-")
+        if dash and key and number.isdigit():
+            return queryset.filter(project__key__iexact=key, number=int(number)), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["name", "color", "project"]
+    list_select_related = ["project"]
+    search_fields = ["name", "project__key"]
+
+
+@admin.register(Sprint)
+class SprintAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "status", "start_date", "end_date"]
+    list_filter = ["status"]
+    list_select_related = ["project"]
+    search_fields = ["name", "project__key"]
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    """The log is history: operators read it, nobody edits it."""
+
+    list_display = ["project", "seq", "verb", "actor", "target_type", "target_id", "created_at"]
+    list_filter = ["verb"]
+    list_select_related = ["project", "actor"]
+    search_fields = ["project__key", "target_id"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

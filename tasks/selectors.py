@@ -1,0 +1,134 @@
+"""Every read of the domain, already scoped to what the user may see."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+
+from accounts.models import User
+from tasks.models import PRIORITY_RANK, Activity, Column, Comment, Label, Membership, Project, Sprint, Task
+from timetodo.errors import NotFound
+
+
+def projects_for_user(*, user: User) -> QuerySet[Project]:
+    return Project.objects.filter(memberships__user=user)
+
+
+def project_with_role(*, user: User, project_id: Any) -> tuple[Project, str]:
+    """The project and the caller's role in it; NotFound (never Forbidden) for non-members."""
+    membership = (
+        Membership.objects.select_related("project")
+        .filter(user=user, project_id=_uuid_or_404(project_id))
+        .only("role", "project")
+        .first()
+    )
+    if membership is None:
+        raise NotFound("Not found.")
+    return membership.project, membership.role
+
+
+def role_of(*, user: User, project_id: Any) -> str | None:
+    return Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
+
+
+def _role_of_member(user: User, project_id: Any) -> str:
+    role = role_of(user=user, project_id=project_id)
+    if role is None:  # membership ended between the two reads
+        raise NotFound("Not found.")
+    return role
+
+
+def members_of(*, project: Project) -> QuerySet[Membership]:
+    return Membership.objects.filter(project=project).select_related("user").order_by("joined_at", "id")
+
+
+def columns_of(*, project: Project) -> QuerySet[Column]:
+    return Column.objects.filter(project=project).order_by("position", "created_at")
+
+
+def labels_of(*, project: Project) -> QuerySet[Label]:
+    return Label.objects.filter(project=project).order_by("name")
+
+
+def sprints_of(*, project: Project) -> QuerySet[Sprint]:
+    return Sprint.objects.filter(project=project)
+
+
+def priority_rank() -> Case:
+    return Case(
+        *[When(priority=priority, then=Value(rank)) for priority, rank in PRIORITY_RANK.items()],
+        output_field=IntegerField(),
+    )
+
+
+def _task_queryset() -> QuerySet[Task]:
+    return (
+        Task.objects.select_related("project", "assignee")
+        .prefetch_related(Prefetch("labels", queryset=Label.objects.only("id")))
+        .annotate(priority_rank=priority_rank())
+    )
+
+
+def tasks_for_user(*, user: User) -> QuerySet[Task]:
+    """Tasks in every project the user is a member of, ready for TaskSerializer."""
+    return _task_queryset().filter(project__memberships__user=user)
+
+
+def tasks_of_project(*, project: Project) -> QuerySet[Task]:
+    return _task_queryset().filter(project=project)
+
+
+def task_for_user(*, user: User, task_id: Any) -> tuple[Task, str]:
+    """The task and the caller's role in its project; NotFound for anyone else."""
+    task = tasks_for_user(user=user).filter(pk=_uuid_or_404(task_id)).first()
+    if task is None:
+        raise NotFound("Not found.")
+    return task, _role_of_member(user, task.project_id)
+
+
+def board(*, project: Project) -> list[Column]:
+    """Every column with its tasks in order: three queries whatever the number of tasks."""
+    columns = list(columns_of(project=project))
+    tasks = tasks_of_project(project=project).order_by("column_id", "position")
+    by_column: dict[Any, list[Task]] = {column.pk: [] for column in columns}
+    for task in tasks:
+        task.project = project  # already loaded; saves a join per row
+        by_column.setdefault(task.column_id, []).append(task)
+    for column in columns:
+        column.board_tasks = by_column[column.pk]  # type: ignore[attr-defined]
+    return columns
+
+
+def comments_of(*, task: Task) -> QuerySet[Comment]:
+    return Comment.objects.filter(task=task).select_related("author").order_by("created_at", "id")
+
+
+def comment_for_user(*, user: User, comment_id: Any) -> tuple[Comment, str]:
+    comment = (
+        Comment.objects.select_related("task", "author")
+        .filter(pk=_uuid_or_404(comment_id), task__project__memberships__user=user)
+        .first()
+    )
+    if comment is None:
+        raise NotFound("Not found.")
+    return comment, _role_of_member(user, comment.task.project_id)
+
+
+def activity_of_project(*, project: Project, since: int | None = None) -> QuerySet[Activity]:
+    events = Activity.objects.filter(project=project)
+    if since is not None:
+        return events.filter(seq__gt=since).order_by("seq")
+    return events.order_by("-seq")
+
+
+def activity_of_task(*, task: Task) -> QuerySet[Activity]:
+    return Activity.objects.filter(project_id=task.project_id, task_id=task.pk).order_by("-seq")
+
+
+def _uuid_or_404(value: Any) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("Not found.") from None

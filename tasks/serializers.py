@@ -1,0 +1,281 @@
+"""Input and output shapes of the projects/tasks API. No queries: selectors load what these read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.models import User
+from tasks.models import (
+    COMMENT_MAX_LENGTH,
+    DESCRIPTION_MAX_LENGTH,
+    PROJECT_KEY_PATTERN,
+    Activity,
+    Column,
+    Comment,
+    Label,
+    Membership,
+    Priority,
+    Project,
+    ProjectStatus,
+    Role,
+    Task,
+)
+
+# Output
+
+
+class UserSummarySerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "username", "full_name"]
+        read_only_fields = fields
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "key",
+            "description",
+            "status",
+            "owner",
+            "my_role",
+            "last_seq",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_my_role(self, project: Project) -> str | None:
+        # Annotated by the list selector, or given by the view for a single project.
+        role = getattr(project, "my_role", None)
+        return role if role is not None else self.context.get("role")
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    user_detail = UserSummarySerializer(source="user", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user", "user_detail", "role", "joined_at"]
+        read_only_fields = fields
+
+
+class ColumnSerializer(serializers.ModelSerializer[Column]):
+    class Meta:
+        model = Column
+        fields = ["id", "name", "position", "wip_limit", "is_done"]
+        read_only_fields = fields
+
+
+class LabelSerializer(serializers.ModelSerializer[Label]):
+    class Meta:
+        model = Label
+        fields = ["id", "name", "color"]
+        read_only_fields = fields
+
+
+class TaskSerializer(serializers.ModelSerializer[Task]):
+    key = serializers.CharField(read_only=True)
+    labels = serializers.SerializerMethodField()
+    assignee_detail = UserSummarySerializer(source="assignee", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "project",
+            "number",
+            "key",
+            "title",
+            "description",
+            "column",
+            "position",
+            "priority",
+            "assignee",
+            "assignee_detail",
+            "creator",
+            "labels",
+            "story_points",
+            "estimate_minutes",
+            "spent_minutes",
+            "due_date",
+            "sprint",
+            "parent",
+            "is_done",
+            "completed_at",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_labels(self, task: Task) -> list[str]:
+        # From the selector's prefetch: no query here.
+        return sorted(str(label.pk) for label in task.labels.all())
+
+
+class BoardColumnSerializer(ColumnSerializer):
+    tasks = TaskSerializer(source="board_tasks", many=True, read_only=True)
+
+    class Meta(ColumnSerializer.Meta):
+        fields = [*ColumnSerializer.Meta.fields, "tasks"]
+        read_only_fields = fields
+
+
+class BoardSerializer(serializers.Serializer[dict[str, Any]]):
+    project = ProjectSerializer()
+    last_seq = serializers.IntegerField()
+    columns = BoardColumnSerializer(many=True)
+
+
+class CommentSerializer(serializers.ModelSerializer[Comment]):
+    author_detail = UserSummarySerializer(source="author", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Comment
+        fields = ["id", "task", "author", "author_detail", "body", "edited", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ActivitySerializer(serializers.ModelSerializer[Activity]):
+    class Meta:
+        model = Activity
+        fields = ["seq", "verb", "actor", "target_type", "target_id", "changes", "data", "created_at"]
+        read_only_fields = fields
+
+
+# Input
+
+
+class ProjectCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=200)
+    key = serializers.RegexField(
+        PROJECT_KEY_PATTERN, max_length=10, error_messages={"invalid": "2-10 uppercase letters or digits."}
+    )
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+    status = serializers.ChoiceField(choices=ProjectStatus.choices, required=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict) and isinstance(data.get("key"), str):
+            data = {**data, "key": data["key"].strip().upper()}
+        return super().to_internal_value(data)
+
+
+class ProjectUpdateSerializer(ProjectCreateSerializer):
+    name = serializers.CharField(max_length=200, required=False)
+    key = serializers.RegexField(
+        PROJECT_KEY_PATTERN,
+        max_length=10,
+        required=False,
+        error_messages={"invalid": "2-10 uppercase letters or digits."},
+    )
+
+
+class TransferSerializer(serializers.Serializer[dict[str, Any]]):
+    user = serializers.UUIDField()
+
+
+class MemberAddSerializer(serializers.Serializer[dict[str, Any]]):
+    email = serializers.EmailField(max_length=254, required=False)
+    user = serializers.UUIDField(required=False)
+    role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)  # never "owner": 400 from the service
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("email") and not attrs.get("user"):
+            raise serializers.ValidationError({"email": ["Give the new member's email or user id."]})
+        return attrs
+
+
+class MemberUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class ColumnCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=100)
+    position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
+    wip_limit = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
+    is_done = serializers.BooleanField(required=False)
+
+
+class ColumnUpdateSerializer(ColumnCreateSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+
+
+class LabelCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=50)
+    color = serializers.RegexField(r"^#[0-9a-fA-F]{6}\Z", max_length=7, error_messages={"invalid": "Use #rrggbb."})
+
+
+class LabelUpdateSerializer(LabelCreateSerializer):
+    name = serializers.CharField(max_length=50, required=False)
+    color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}\Z", max_length=7, required=False, error_messages={"invalid": "Use #rrggbb."}
+    )
+
+
+class TaskFieldsSerializer(serializers.Serializer[dict[str, Any]]):
+    """The writable task fields; references are ids, checked against the project by the service."""
+
+    title = serializers.CharField(max_length=255)
+    description = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+    column = serializers.UUIDField(required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    assignee = serializers.UUIDField(required=False, allow_null=True)
+    labels = serializers.ListField(child=serializers.UUIDField(), max_length=50, required=False)
+    story_points = serializers.IntegerField(min_value=0, max_value=1000, required=False, allow_null=True)
+    estimate_minutes = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False, allow_null=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    sprint = serializers.UUIDField(required=False, allow_null=True)
+    # DRF pops declared fields off the class, so this does not shadow Field.parent.
+    parent = serializers.UUIDField(required=False, allow_null=True)  # type: ignore[assignment]
+
+
+class TaskCreateSerializer(TaskFieldsSerializer):
+    project = serializers.UUIDField()
+
+
+class TaskUpdateSerializer(TaskFieldsSerializer):
+    title = serializers.CharField(max_length=255, required=False)
+    version = serializers.IntegerField(min_value=1, required=False)
+
+
+class TaskMoveSerializer(serializers.Serializer[dict[str, Any]]):
+    column = serializers.UUIDField()
+    before = serializers.UUIDField(required=False, allow_null=True)
+    after = serializers.UUIDField(required=False, allow_null=True)
+    version = serializers.IntegerField(min_value=1, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("before") and attrs.get("after"):
+            raise serializers.ValidationError({"before": ["Give before or after, not both."]})
+        return attrs
+
+
+class BulkSetSerializer(serializers.Serializer[dict[str, Any]]):
+    column = serializers.UUIDField(required=False)
+    assignee = serializers.UUIDField(required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    sprint = serializers.UUIDField(required=False, allow_null=True)
+    labels_add = serializers.ListField(child=serializers.UUIDField(), max_length=50, required=False)
+    labels_remove = serializers.ListField(child=serializers.UUIDField(), max_length=50, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Nothing to set.")
+        return attrs
+
+
+class BulkSerializer(serializers.Serializer[dict[str, Any]]):
+    ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=200)
+    set = BulkSetSerializer()
+
+
+class CommentWriteSerializer(serializers.Serializer[dict[str, Any]]):
+    body = serializers.CharField(max_length=COMMENT_MAX_LENGTH)

@@ -1,0 +1,226 @@
+"""Columns and labels of a project's board."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+
+from accounts.models import User
+from tasks.models import Column, Label, Task
+from tasks.serializers import ColumnSerializer, LabelSerializer
+from tasks.services.common import diff, lock_project, record
+from tasks.services.tasks import _end_position, _follow_column, task_data
+from timetodo.errors import Conflict, Invalid, NotFound
+
+
+def _reorder(project: Any, column: Column, index: int | None) -> None:
+    """Put `column` at `index` (the end when None), renumbering the others 0..n-1; the
+    caller saves `column` itself."""
+    ordered = list(Column.objects.filter(project=project).exclude(pk=column.pk).order_by("position", "created_at"))
+    ordered.insert(len(ordered) if index is None else min(index, len(ordered)), column)
+    for position, item in enumerate(ordered):
+        if item is column:
+            column.position = position
+        elif item.position != position:
+            Column.objects.filter(pk=item.pk).update(position=position)
+
+
+@transaction.atomic
+def column_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Column:
+    project = lock_project(project_id)
+    column = Column(
+        project=project,
+        name=values["name"],
+        wip_limit=values.get("wip_limit"),
+        is_done=values.get("is_done", False),
+    )
+    _reorder(project, column, values.get("position"))
+    column.save(force_insert=True)
+    record(
+        project=project,
+        actor=actor,
+        verb="column.created",
+        target_type="column",
+        target_id=column.pk,
+        data=dict(ColumnSerializer(column).data),
+    )
+    return column
+
+
+def _get_column(project_id: Any, column_id: Any) -> Column:
+    column = Column.objects.filter(project_id=project_id, pk=column_id).first()
+    if column is None:
+        raise NotFound("Not found.")
+    return column
+
+
+@transaction.atomic
+def column_update(*, actor: User, project_id: Any, column_id: Any, values: dict[str, Any]) -> Column:
+    project = lock_project(project_id)
+    column = _get_column(project.pk, column_id)
+    old_position = column.position
+    if "wip_limit" in values and values["wip_limit"] is not None:
+        holding = Task.objects.filter(column=column).count()
+        if holding > values["wip_limit"]:
+            raise Invalid({"wip_limit": [f"The column already holds {holding} tasks."]})
+    changes = diff(column, {k: v for k, v in values.items() if k in ("name", "wip_limit", "is_done")})
+    for field, (_, new) in changes.items():
+        setattr(column, field, new)
+    if "position" in values:
+        _reorder(project, column, values["position"])
+        if column.position != old_position:
+            changes["position"] = [old_position, column.position]
+    if not changes:
+        return column
+    column.save(update_fields=["name", "wip_limit", "is_done", "position"])
+    record(
+        project=project,
+        actor=actor,
+        verb="column.updated",
+        target_type="column",
+        target_id=column.pk,
+        changes=changes,
+        data=dict(ColumnSerializer(column).data),
+    )
+    if "is_done" in changes:
+        _tasks_follow(actor, project, column)
+    return column
+
+
+def _tasks_follow(actor: User, project: Any, column: Column) -> None:
+    """A column's done flag changed: its tasks follow, each with its own event."""
+    for task in Task.objects.filter(column=column).order_by("position"):
+        before = (task.is_done, task.completed_at)
+        _follow_column(task, column)
+        if (task.is_done, task.completed_at) == before:
+            continue
+        task.project = project
+        task.version += 1
+        task.save(update_fields=["is_done", "completed_at", "version", "updated_at"])
+        record(
+            project=project,
+            actor=actor,
+            verb="task.updated",
+            target_type="task",
+            target_id=task.pk,
+            task_id=task.pk,
+            changes={"is_done": [before[0], task.is_done]},
+            data=task_data(task),
+        )
+
+
+@transaction.atomic
+def column_delete(*, actor: User, project_id: Any, column_id: Any, move_to: Any = None) -> None:
+    """409 while the column holds tasks, unless they move to `move_to` (in order, at its end)."""
+    project = lock_project(project_id)
+    column = _get_column(project.pk, column_id)
+    if Column.objects.filter(project=project).count() == 1:
+        raise Conflict("A project needs at least one column.")
+    tasks = list(Task.objects.filter(column=column).order_by("position"))
+    if tasks and move_to is None:
+        raise Conflict(f"The column holds {len(tasks)} task(s): move them first or pass ?move_to=<column id>.")
+    if tasks:
+        target = Column.objects.filter(project=project, pk=move_to).exclude(pk=column.pk).first()
+        if target is None:
+            raise Invalid({"move_to": ["Must be another column of this project."]})
+        if target.wip_limit is not None and Task.objects.filter(column=target).count() + len(tasks) > target.wip_limit:
+            raise Conflict(f"Column '{target.name}' is at its WIP limit of {target.wip_limit}.")
+        position = _end_position(target)
+        for task in tasks:
+            old = (task.column_id, task.position)
+            task.project, task.column, task.position = project, target, position
+            position += 1 << 16
+            _follow_column(task, target)
+            task.version += 1
+            task.save(update_fields=["column", "position", "is_done", "completed_at", "version", "updated_at"])
+            record(
+                project=project,
+                actor=actor,
+                verb="task.moved",
+                target_type="task",
+                target_id=task.pk,
+                task_id=task.pk,
+                changes={"column": [old[0], target.pk], "position": [old[1], task.position]},
+                data=task_data(task),
+            )
+    column.delete()
+    remaining = list(Column.objects.filter(project=project).order_by("position", "created_at"))
+    for position, item in enumerate(remaining):
+        if item.position != position:
+            Column.objects.filter(pk=item.pk).update(position=position)
+    record(project=project, actor=actor, verb="column.deleted", target_type="column", target_id=column_id)
+
+
+def _label_name_taken(project_id: Any, name: str, exclude: Any = None) -> bool:
+    labels = Label.objects.annotate(lower=Lower("name")).filter(project_id=project_id, lower=name.lower())
+    if exclude is not None:
+        labels = labels.exclude(pk=exclude)
+    return labels.exists()
+
+
+@transaction.atomic
+def label_create(*, actor: User, project_id: Any, name: str, color: str) -> Label:
+    project = lock_project(project_id)
+    if _label_name_taken(project.pk, name):
+        raise Invalid({"name": ["The project already has a label with this name."]})
+    label = Label.objects.create(project=project, name=name, color=color.lower())
+    record(
+        project=project,
+        actor=actor,
+        verb="label.created",
+        target_type="label",
+        target_id=label.pk,
+        data=dict(LabelSerializer(label).data),
+    )
+    return label
+
+
+@transaction.atomic
+def label_update(*, actor: User, project_id: Any, label_id: Any, values: dict[str, Any]) -> Label:
+    project = lock_project(project_id)
+    label = Label.objects.filter(project=project, pk=label_id).first()
+    if label is None:
+        raise NotFound("Not found.")
+    if "color" in values:
+        values = {**values, "color": values["color"].lower()}
+    if "name" in values and _label_name_taken(project.pk, values["name"], exclude=label.pk):
+        raise Invalid({"name": ["The project already has a label with this name."]})
+    changes = diff(label, values)
+    if not changes:
+        return label
+    for field, (_, new) in changes.items():
+        setattr(label, field, new)
+    try:
+        with transaction.atomic():
+            label.save(update_fields=list(changes))
+    except IntegrityError:
+        raise Invalid({"name": ["The project already has a label with this name."]}) from None
+    record(
+        project=project,
+        actor=actor,
+        verb="label.updated",
+        target_type="label",
+        target_id=label.pk,
+        changes=changes,
+        data=dict(LabelSerializer(label).data),
+    )
+    return label
+
+
+@transaction.atomic
+def label_delete(*, actor: User, project_id: Any, label_id: Any) -> None:
+    project = lock_project(project_id)
+    label = Label.objects.filter(project=project, pk=label_id).first()
+    if label is None:
+        raise NotFound("Not found.")
+    label.delete()
+    record(
+        project=project,
+        actor=actor,
+        verb="label.deleted",
+        target_type="label",
+        target_id=label_id,
+        changes={"name": [label.name, None]},
+    )

@@ -1,0 +1,89 @@
+"""What every write shares: the project lock, roles, and the activity log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import F
+
+from accounts.models import User
+from tasks.models import ROLE_RANK, Activity, Project
+from timetodo.errors import Forbidden
+from timetodo.streams import project_stream, publish_on_commit
+
+
+def lock_project(project_id: Any) -> Project:
+    """The project row, locked until commit: writes to one project run one at a time, so
+    counters (task numbers, seq) and positions never race, and locks are always taken in
+    the same order (project first), so writers cannot deadlock."""
+    return Project.objects.select_for_update(of=("self",)).get(pk=project_id)
+
+
+def require_role(role: str | None, minimum: str, action: str = "do this") -> None:
+    if role is None or ROLE_RANK[role] < ROLE_RANK[minimum]:  # type: ignore[index]
+        raise Forbidden(f"You need the {minimum} role or higher to {action}.")
+
+
+def jsonable(value: Any) -> Any:
+    """Primitives only (UUIDs, dates and decimals as strings): safe for JSONField and msgpack."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+def record(
+    *,
+    project: Project,
+    actor: User | None,
+    verb: str,
+    target_type: str,
+    target_id: Any,
+    changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+    task_id: Any = None,
+) -> Activity:
+    """Append one event with the next seq (the project row is locked by the caller) and
+    publish it once the transaction commits."""
+    Project.objects.filter(pk=project.pk).update(last_seq=F("last_seq") + 1)
+    project.last_seq += 1
+    activity = Activity.objects.create(
+        project=project,
+        seq=project.last_seq,
+        verb=verb,
+        actor=actor,
+        target_type=target_type,
+        target_id=str(target_id),
+        task_id=task_id,
+        changes=jsonable(changes or {}),
+        data=jsonable(data) if data is not None else None,
+    )
+    publish_on_commit(project_stream(project.pk), event_payload(activity))
+    return activity
+
+
+def event_payload(activity: Activity) -> dict[str, Any]:
+    """The socket protocol's event frame (API.md "WebSocket" 3)."""
+    payload: dict[str, Any] = {
+        "type": "event",
+        "project": str(activity.project_id),
+        "seq": activity.seq,
+        "verb": activity.verb,
+        "actor": str(activity.actor_id) if activity.actor_id else None,
+        "target_type": activity.target_type,
+        "target_id": activity.target_id,
+        "changes": activity.changes,
+        "at": activity.created_at.isoformat(),
+    }
+    if activity.data is not None:
+        payload["data"] = activity.data
+    return payload
+
+
+def diff(instance: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the values that differ from the instance's."""
+    changes: dict[str, list[Any]] = {}
+    for field, new in values.items():
+        old = getattr(instance, field)
+        if old != new:
+            changes[field] = [old, new]
+    return changes

@@ -1,0 +1,117 @@
+"""Projects: create, update, delete, transfer ownership."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import User
+from tasks.models import Column, Membership, Project, Role
+from tasks.serializers import MemberSerializer, ProjectSerializer
+from tasks.services.common import diff, lock_project, record
+from timetodo.errors import Conflict, Invalid
+
+DEFAULT_COLUMNS = [("To do", False), ("In progress", False), ("Review", False), ("Done", True)]
+
+
+def _key_taken(key: str, exclude: Any = None) -> bool:
+    projects = Project.objects.filter(key=key)
+    if exclude is not None:
+        projects = projects.exclude(pk=exclude)
+    return projects.exists()
+
+
+@transaction.atomic
+def project_create(*, actor: User, name: str, key: str, description: str = "", status: str | None = None) -> Project:
+    """The caller becomes owner; the four default columns are created."""
+    if _key_taken(key):
+        raise Invalid({"key": ["A project with this key already exists."]})
+    project = Project(name=name, key=key, description=description, owner=actor)
+    if status:
+        project.status = status
+    try:
+        with transaction.atomic():
+            project.save(force_insert=True)
+    except IntegrityError:
+        raise Invalid({"key": ["A project with this key already exists."]}) from None
+    Membership.objects.create(project=project, user=actor, role=Role.OWNER)
+    Column.objects.bulk_create(
+        Column(project=project, name=name, position=index, is_done=is_done)
+        for index, (name, is_done) in enumerate(DEFAULT_COLUMNS)
+    )
+    return project
+
+
+@transaction.atomic
+def project_update(*, actor: User, project_id: Any, role: str, values: dict[str, Any]) -> Project:
+    project = lock_project(project_id)
+    if "key" in values and values["key"] != project.key and _key_taken(values["key"], exclude=project.pk):
+        raise Invalid({"key": ["A project with this key already exists."]})
+    changes = diff(project, values)
+    if not changes:
+        return project
+    for field, (_, new) in changes.items():
+        setattr(project, field, new)
+    project.save(update_fields=[*changes, "updated_at"])
+    data = ProjectSerializer(project, context={"role": role}).data
+    record(
+        project=project,
+        actor=actor,
+        verb="project.updated",
+        target_type="project",
+        target_id=project.pk,
+        changes=changes,
+        data=dict(data),
+    )
+    return project
+
+
+@transaction.atomic
+def project_delete(*, project_id: Any) -> None:
+    project = lock_project(project_id)
+    # Tasks protect their columns; remove them first, then everything else cascades.
+    project.tasks.all().delete()
+    project.delete()
+
+
+@transaction.atomic
+def project_transfer(*, actor: User, project_id: Any, new_owner_id: Any) -> Project:
+    """That member becomes owner; the old owner becomes admin."""
+    project = lock_project(project_id)
+    target = Membership.objects.select_related("user").filter(project=project, user_id=new_owner_id).first()
+    if target is None:
+        raise Invalid({"user": ["The new owner must be a member of the project."]})
+    if target.user_id == project.owner_id:
+        raise Conflict("That user already owns the project.")
+    current = Membership.objects.get(project=project, user_id=project.owner_id)
+    old_owner_id = project.owner_id
+    for membership, role in ((current, Role.ADMIN), (target, Role.OWNER)):
+        old_role = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        record(
+            project=project,
+            actor=actor,
+            verb="member.updated",
+            target_type="member",
+            target_id=membership.user_id,
+            changes={"role": [old_role, role]},
+            data=member_data(membership),
+        )
+    project.owner_id = target.user_id
+    project.save(update_fields=["owner", "updated_at"])
+    record(
+        project=project,
+        actor=actor,
+        verb="project.updated",
+        target_type="project",
+        target_id=project.pk,
+        changes={"owner": [old_owner_id, target.user_id]},
+        data=dict(ProjectSerializer(project).data),
+    )
+    return project
+
+
+def member_data(membership: Membership) -> dict[str, Any]:
+    return dict(MemberSerializer(membership).data)

@@ -1,0 +1,36 @@
+from django.urls import path
+
+from tasks.api import projects, tasks
+
+urlpatterns = [
+    path("projects/", projects.ProjectListView.as_view(), name="project-list"),
+    path("projects/<str:project_id>/", projects.ProjectDetailView.as_view(), name="project-detail"),
+    path("projects/<str:project_id>/transfer/", projects.ProjectTransferView.as_view(), name="project-transfer"),
+    path("projects/<str:project_id>/members/", projects.MemberListView.as_view(), name="member-list"),
+    path(
+        "projects/<str:project_id>/members/<str:user_id>/",
+        projects.MemberDetailView.as_view(),
+        name="member-detail",
+    ),
+    path("projects/<str:project_id>/columns/", projects.ColumnListView.as_view(), name="column-list"),
+    path(
+        "projects/<str:project_id>/columns/<str:column_id>/",
+        projects.ColumnDetailView.as_view(),
+        name="column-detail",
+    ),
+    path("projects/<str:project_id>/labels/", projects.LabelListView.as_view(), name="label-list"),
+    path(
+        "projects/<str:project_id>/labels/<str:label_id>/",
+        projects.LabelDetailView.as_view(),
+        name="label-detail",
+    ),
+    path("projects/<str:project_id>/board/", projects.BoardView.as_view(), name="board"),
+    path("projects/<str:project_id>/activity/", projects.ProjectActivityView.as_view(), name="project-activity"),
+    path("tasks/", tasks.TaskListView.as_view(), name="task-list"),
+    path("tasks/bulk/", tasks.TaskBulkView.as_view(), name="task-bulk"),
+    path("tasks/<str:task_id>/", tasks.TaskDetailView.as_view(), name="task-detail"),
+    path("tasks/<str:task_id>/move/", tasks.TaskMoveView.as_view(), name="task-move"),
+    path("tasks/<str:task_id>/comments/", tasks.TaskCommentsView.as_view(), name="task-comments"),
+    path("tasks/<str:task_id>/activity/", tasks.TaskActivityView.as_view(), name="task-activity"),
+    path("comments/<str:comment_id>/", tasks.CommentDetailView.as_view(), name="comment-detail"),
+]

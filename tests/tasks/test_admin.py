@@ -1,0 +1,63 @@
+"""Operators work in the admin: projects with inlines, searchable tasks, read-only activity."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import User
+from tests.factories import DEFAULT_PASSWORD
+from tests.tasks.conftest import Team
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator(client: Client) -> Client:
+    root = User.objects.create_superuser(username="root", email="root@example.com", password=DEFAULT_PASSWORD)
+    client.force_login(root)
+    return client
+
+
+def queries_for(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, secure=True).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize("path", ["tasks/task/", "tasks/project/", "tasks/activity/"])
+def test_changelists_do_not_grow_queries_with_rows(team: Team, operator: Client, path: str) -> None:
+    team.create_task(assignee=str(team.users["member"].pk))
+    few = queries_for(operator, f"/admin/{path}")
+    for _ in range(6):
+        team.create_task(assignee=str(team.users["admin"].pk))
+    assert queries_for(operator, f"/admin/{path}") == few
+
+
+def test_task_search_by_key_and_title(team: Team, operator: Client) -> None:
+    team.create_task(title="Alpha")
+    team.create_task(title="Beta")
+    by_key = operator.get("/admin/tasks/task/", {"q": "TTD-2"}, secure=True).content
+    assert b"Beta" in by_key
+    assert b"Alpha" not in by_key
+    assert b"Alpha" in operator.get("/admin/tasks/task/", {"q": "alph"}, secure=True).content
+
+
+def test_project_page_has_member_and_column_inlines(team: Team, operator: Client) -> None:
+    page = operator.get(f"/admin/tasks/project/{team.project.pk}/change/", secure=True)
+    assert page.status_code == 200
+    assert b"memberships-TOTAL_FORMS" in page.content
+    assert b"columns-TOTAL_FORMS" in page.content
+
+
+def test_activity_is_read_only(team: Team, operator: Client) -> None:
+    team.create_task()
+    from tasks.models import Activity
+
+    event = Activity.objects.get()
+    page = operator.get(f"/admin/tasks/activity/{event.pk}/change/", secure=True)
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content
+    assert operator.post(f"/admin/tasks/activity/{event.pk}/delete/", {"post": "yes"}, secure=True).status_code == 403

@@ -1,0 +1,48 @@
+"""drf-spectacular hook: every operation documents the error responses it really gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "description": 'Either {"detail": "message"} or {"<field>": ["message", ...]} naming each bad field.',
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+
+ERRORS = {
+    "400": "Invalid input: the body names each bad field; nothing was written.",
+    "401": "Missing, invalid or expired credentials.",
+    "403": "Your role in the project is too low for this action.",
+    "404": "No such object, or it is inside a project you are not a member of.",
+    "409": "Conflict with the current state (e.g. owner rules, WIP limits, non-empty column).",
+    "413": "Request body too large.",
+    "415": "Unsupported media type: send JSON.",
+    "429": "Too many requests: wait for the number of seconds in Retry-After.",
+}
+PUBLIC_PATHS = ("/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/auth/logout/")
+WRITE_METHODS = {"post", "put", "patch"}
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    reference = {"$ref": "#/components/schemas/Error"}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            codes = ["429"]
+            if not path.startswith(PUBLIC_PATHS):
+                codes.append("401")
+            if method in WRITE_METHODS:
+                codes += ["400", "413", "415"]
+            if "{" in path:
+                codes.append("404")
+            if path.startswith(("/api/v1/projects/", "/api/v1/tasks/", "/api/v1/comments/")) and method != "get":
+                codes += ["403", "409"]
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                responses.setdefault(
+                    code, {"description": ERRORS[code], "content": {"application/json": {"schema": reference}}}
+                )
+    return result

@@ -1,0 +1,45 @@
+"""Publishing events to channel-layer groups: the one way domain code reaches live sockets.
+
+Services call `publish_on_commit`, so an event leaves only once its transaction has
+committed, and never for a rolled-back change. Events must be JSON-safe primitives: the
+Redis layer msgpacks them. A failure to publish is logged and counted, never raised:
+the data is committed, and clients recover anything missed from the activity log.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from timetodo.metrics import EVENTS_PUBLISH_FAILURES, EVENTS_PUBLISHED
+
+logger = logging.getLogger(__name__)
+
+EVENT_MESSAGE_TYPE = "stream.event"
+
+
+def project_stream(project_id: object) -> str:
+    return f"project.{project_id}"
+
+
+def publish_unsafe(stream: str, event: dict[str, Any]) -> None:
+    """Send now, whatever the transaction state. Only for `publish_on_commit` and tests."""
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            raise RuntimeError("no channel layer configured")
+        async_to_sync(layer.group_send)(stream, {"type": EVENT_MESSAGE_TYPE, "event": event})
+    except Exception:
+        EVENTS_PUBLISH_FAILURES.inc()
+        logger.exception("could not publish an event to %s", stream)
+        return
+    EVENTS_PUBLISHED.inc()
+
+
+def publish_on_commit(stream: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(partial(publish_unsafe, stream, event), robust=True)
