@@ -11,7 +11,7 @@ def user_find_for_login(*, email: str | None = None, username: str | None = None
     if email is not None:
         users = users.filter(email__iexact=email.strip())
     elif username is not None:
-        users = users.filter(username__iexact=username.strip())
+        users = users.filter(username__iexact=User.normalize_username(username.strip()))
     else:
         return None
     return users.first()
@@ -25,7 +25,7 @@ def email_taken(email: str, *, exclude: User | None = None) -> bool:
 
 
 def username_taken(username: str, *, exclude: User | None = None) -> bool:
-    users = User.objects.filter(username__iexact=username)
+    users = User.objects.filter(username__iexact=User.normalize_username(username))
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
     return users.exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from django.contrib.auth import update_session_auth_hash
@@ -49,7 +48,7 @@ def user_register(*, email: str, username: str, password: str, full_name: str = 
     """A plain user: never staff, superuser or inactive, whatever the caller sent."""
     user = User(
         email=User.objects.normalize_email(email.strip()),
-        username=username.strip(),
+        username=User.normalize_username(username.strip()),
         full_name=full_name.strip(),
         is_active=True,
         is_staff=False,
@@ -61,7 +60,9 @@ def user_register(*, email: str, username: str, password: str, full_name: str = 
             user.save(force_insert=True)
     except IntegrityError:
         # Lost a race with a concurrent registration of the same email or username.
-        raise AccountError("email", "A user with that email address or username already exists.") from None
+        if User.objects.filter(username__iexact=user.username).exists():
+            raise AccountError("username", "A user with that username already exists.") from None
+        raise AccountError("email", "A user with that email address already exists.") from None
     return user
 
 
@@ -77,11 +78,7 @@ def refresh_token_rotate(*, raw_token: str) -> TokenPair:
     The token's outstanding row is locked first, so two concurrent uses of one token
     cannot both succeed.
     """
-    refresh = _verified_refresh(raw_token)
-    jti = refresh[jwt_settings.JTI_CLAIM]
-    outstanding = OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=jti).first()
-    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-        raise TokenRejected("Token is blacklisted")
+    refresh, outstanding = _locked_live_refresh(raw_token)
     user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
     if user is None or not user.is_active:
         raise TokenRejected("No active account found for the given token.")
@@ -95,11 +92,20 @@ def refresh_token_rotate(*, raw_token: str) -> TokenPair:
 
 @transaction.atomic
 def refresh_token_revoke(*, raw_token: str) -> None:
-    """Log out: this refresh token stops working."""
+    """Log out: this refresh token stops working (and cannot be rotated concurrently)."""
+    _, outstanding = _locked_live_refresh(raw_token)
+    BlacklistedToken.objects.create(token=outstanding)
+
+
+def _locked_live_refresh(raw_token: str) -> tuple[RefreshToken, OutstandingToken]:
+    """A valid, not yet revoked refresh token, its outstanding row locked until commit, so
+    rotation and logout of one token are serialized: the second one to arrive is refused."""
     refresh = _verified_refresh(raw_token)
-    # A concurrent logout with the same token may win the insert: the outcome is the same.
-    with contextlib.suppress(IntegrityError), transaction.atomic():
-        refresh.blacklist()
+    jti = refresh[jwt_settings.JTI_CLAIM]
+    outstanding = OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=jti).first()
+    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise TokenRejected("Token is blacklisted")
+    return refresh, outstanding
 
 
 def _verified_refresh(raw_token: str) -> RefreshToken:
@@ -134,7 +140,7 @@ def user_profile_update(*, user: User, full_name: str | None = None, username: s
         user.full_name = full_name.strip()
         fields.append("full_name")
     if username is not None:
-        user.username = username.strip()
+        user.username = User.normalize_username(username.strip())
         fields.append("username")
     if fields:
         try:

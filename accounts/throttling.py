@@ -6,11 +6,16 @@ too. Counters live in the default cache (Redis in production, shared by all inst
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_ratelimit.core import get_usage
 
 from accounts.models import User
+from accounts.selectors import user_find_for_login
 
 IP_GROUP = "accounts.login.ip"
 ACCOUNT_GROUP = "accounts.login.account"
@@ -32,3 +37,26 @@ def login_attempt_on_account(request: HttpRequest, *, user: User | None, identif
     """Attempts against one account from anywhere; unknown names are counted by name."""
     value = f"user:{user.pk}" if user is not None else f"name:{identifier.strip().lower()}"
     return _count(request, ACCOUNT_GROUP, lambda group, request: value)
+
+
+def limit_login_attempts(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The same limits for the HTML login forms (admin, browsable API) as for the API."""
+
+    @wraps(view)
+    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST":
+            waits = [login_attempt_from_ip(request)]
+            username = str(request.POST.get("username", ""))[:254]
+            if username:
+                account = user_find_for_login(username=username)
+                waits.append(login_attempt_on_account(request, user=account, identifier=username))
+            wait = max((w for w in waits if w is not None), default=None)
+            if wait is not None:
+                response = HttpResponse(
+                    f"Too many login attempts. Try again in {wait} seconds.", status=429, content_type="text/plain"
+                )
+                response["Retry-After"] = str(wait)
+                return response
+        return view(request, *args, **kwargs)
+
+    return limited

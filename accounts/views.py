@@ -9,7 +9,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
@@ -27,6 +26,7 @@ from accounts.serializers import (
     UserSerializer,
 )
 from accounts.throttling import login_attempt_from_ip, login_attempt_on_account
+from timetodo.throttling import ScopedThrottle
 
 BAD_CREDENTIALS = "No active account found with the given credentials."
 
@@ -51,7 +51,7 @@ def raise_account_error(exc: services.AccountError) -> NoReturn:
 
 
 class RegisterView(PublicAuthView):
-    throttle_classes = (ScopedRateThrottle,)
+    throttle_classes = (ScopedThrottle,)
     throttle_scope = "register"
 
     @extend_schema(request=RegisterSerializer, responses={201: AuthResponseSerializer})
@@ -133,7 +133,7 @@ class MeView(APIView):
 
 class PasswordChangeView(APIView):
     # The old password is a secret too: a stolen access token must not let anyone guess it.
-    throttle_classes = (ScopedRateThrottle,)
+    throttle_classes = (ScopedThrottle,)
     throttle_scope = "password"
 
     @extend_schema(request=PasswordChangeSerializer, responses={204: None})

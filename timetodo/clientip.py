@@ -13,9 +13,20 @@ import ipaddress
 from django.conf import settings
 from django.http import HttpRequest
 
+# Stands in when the server gives no peer address (a Unix socket): such clients share one bucket.
+UNKNOWN_CLIENT = "0.0.0.0"  # noqa: S104 (an identifier here, not a bind address)
+
+
+def client_network(request: HttpRequest) -> str:
+    """The client IP, with IPv6 reduced to its /64 (one client usually holds a whole /64)."""
+    address = ipaddress.ip_address(client_ip(request))
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
+
 
 def client_ip(request: HttpRequest) -> str:
-    remote = str(request.META.get("REMOTE_ADDR") or "")
+    remote = _valid(str(request.META.get("REMOTE_ADDR") or "")) or UNKNOWN_CLIENT
     trusted = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR")
     if trusted <= 0 or not forwarded:
@@ -23,8 +34,11 @@ def client_ip(request: HttpRequest) -> str:
     hops = [hop.strip() for hop in str(forwarded).split(",") if hop.strip()]
     if not hops:
         return remote
-    candidate = hops[-min(trusted, len(hops))]
+    return _valid(hops[-min(trusted, len(hops))]) or remote
+
+
+def _valid(candidate: str) -> str | None:
     try:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
-        return remote
+        return None

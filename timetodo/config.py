@@ -6,6 +6,7 @@ without reloading Django settings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,24 @@ class Env:
         return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def throttle_rate(env: Env, name: str, default: str) -> str:
+    """A DRF rate: `<count>/<second|minute|hour|day>` (only the first letter counts)."""
+    value = env.text(name, default)
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f"{name} must look like 100/minute (per second, minute, hour or day), not {value!r}."
+        )
+    return value
+
+
+def login_rate(env: Env, name: str, default: str) -> str:
+    """A django-ratelimit rate: `<count>/<n?><s|m|h|d>`, e.g. 5/m or 10/5m."""
+    value = env.text(name, default)
+    if not re.fullmatch(r"\d+/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must look like 5/m (count per s, m, h or d), not {value!r}.")
+    return value
+
+
 def is_weak_secret(key: str) -> bool:
     return (
         len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE or key.startswith("django-insecure-")
@@ -109,7 +128,7 @@ def databases(env: Env, *, base_dir: Path) -> dict[str, dict[str, Any]]:
         "timeout": env.number("DATABASE_POOL_TIMEOUT", 10, minimum=1),
     }
     parsed.update(
-        ENGINE="django_prometheus.db.backends.postgresql",
+        ENGINE="timetodo.db.postgresql",
         OPTIONS=options,
         # The pool owns connection lifetime: Django refuses persistent connections beside it
         # (and they are unsafe under ASGI anyway).

@@ -149,18 +149,18 @@ REST_FRAMEWORK = {
     ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "timetodo.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+    "DEFAULT_THROTTLE_CLASSES": ["timetodo.throttling.AnonThrottle", "timetodo.throttling.UserThrottle"],
+    "DEFAULT_PARSER_CLASSES": [
+        "timetodo.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": env.text("THROTTLE_ANON_RATE", "120/minute"),
-        "user": env.text("THROTTLE_USER_RATE", "1200/minute"),
-        "register": env.text("THROTTLE_REGISTER_RATE", "20/hour"),
+        "anon": config.throttle_rate(env, "THROTTLE_ANON_RATE", "120/minute"),
+        "user": config.throttle_rate(env, "THROTTLE_USER_RATE", "1200/minute"),
+        "register": config.throttle_rate(env, "THROTTLE_REGISTER_RATE", "20/hour"),
         "password": "5/minute",
     },
-    # Same rule as timetodo.clientip: trust X-Forwarded-For only this many hops deep.
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.number("ACCESS_TOKEN_MINUTES", 15, minimum=1)),
@@ -172,7 +172,7 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
 }
 # Login guessing protection (django-ratelimit): attempts per minute per client IP and per account.
-LOGIN_RATE = env.text("LOGIN_RATE", "5/m")
+LOGIN_RATE = config.login_rate(env, "LOGIN_RATE", "5/m")
 RATELIMIT_IP_META_KEY = "timetodo.clientip.client_ip"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Time to DO API",

@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth.views import LoginView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.throttling import limit_login_attempts
 from timetodo import views
 
 urlpatterns = [
@@ -12,5 +14,12 @@ urlpatterns = [
     path("api/v1/", include("tasks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Login forms share the API's guessing limits.
+    path("admin/login/", limit_login_attempts(admin.site.login)),
     path("admin/", admin.site.urls),
+    path(
+        "api-auth/login/",
+        limit_login_attempts(LoginView.as_view(template_name="rest_framework/login.html")),
+    ),
+    path("api-auth/", include("rest_framework.urls")),
 ]

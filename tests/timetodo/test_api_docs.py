@@ -68,7 +68,7 @@ CONTRACT = {
 def test_schema_lists_every_endpoint_of_the_contract(client: Client) -> None:
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     documented = {(method, path) for path, operations in schema["paths"].items() for method in operations}
-    assert CONTRACT <= documented, CONTRACT - documented
+    assert documented >= CONTRACT, CONTRACT - documented
 
 
 def test_schema_documents_filters_errors_and_lost_update_codes(client: Client) -> None:
