@@ -1,3 +1,4 @@
+import re
 from typing import Any
 
 from django.contrib import admin, messages
@@ -8,17 +9,34 @@ from tasks.models import Activity, Column, Comment, Label, Membership, Project, 
 
 
 class MembershipInline(admin.TabularInline):
+    """Members and their roles; add members on the Memberships page (a user picker per row
+    would cost a query per row)."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
     fields = ["user", "role", "joined_at"]
-    readonly_fields = ["joined_at"]
+    readonly_fields = ["user", "joined_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        return super().get_queryset(request).select_related("user", "project")
 
 
 class ColumnInline(admin.TabularInline):
     model = Column
     extra = 0
     fields = ["name", "position", "wip_limit", "is_done"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["project", "user", "role", "joined_at"]
+    list_filter = ["role"]
+    list_select_related = ["project", "user"]
+    search_fields = ["project__key", "user__username", "user__email"]
+    raw_id_fields = ["project", "user"]
 
 
 @admin.register(Project)
@@ -44,11 +62,20 @@ class CommentInline(admin.TabularInline):
     fields = ["author", "body", "edited", "created_at"]
     readonly_fields = ["author", "created_at"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Comment]:
+        return super().get_queryset(request).select_related("author")
+
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     list_display = ["task_key", "title", "project", "column", "priority", "assignee", "is_done", "updated_at"]
-    list_filter = ["project", "priority", "is_done", ("assignee", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        "project",
+        ("column", admin.RelatedOnlyFieldListFilter),
+        "priority",
+        "is_done",
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["title", "project__key", "number"]
     list_select_related = ["project", "column", "assignee"]
     readonly_fields = [
@@ -62,7 +89,7 @@ class TaskAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    autocomplete_fields = ["assignee", "parent"]
+    raw_id_fields = ["assignee", "parent", "column", "sprint"]
     inlines = [CommentInline]
 
     @admin.display(description="key", ordering="number")
@@ -74,7 +101,7 @@ class TaskAdmin(admin.ModelAdmin):
     ) -> tuple[QuerySet[Task], bool]:
         # "TTD-12" finds task 12 of project TTD.
         key, dash, number = search_term.strip().rpartition("-")
-        if dash and key and number.isdigit():
+        if dash and key and re.fullmatch(r"[0-9]{1,9}", number):
             return queryset.filter(project__key__iexact=key, number=int(number)), False
         return super().get_search_results(request, queryset, search_term)
 

@@ -20,7 +20,7 @@ def project_with_role(*, user: User, project_id: Any) -> tuple[Project, str]:
     """The project and the caller's role in it; NotFound (never Forbidden) for non-members."""
     membership = (
         Membership.objects.select_related("project")
-        .filter(user=user, project_id=_uuid_or_404(project_id))
+        .filter(user=user, project_id=uuid_or_404(project_id))
         .only("role", "project")
         .first()
     )
@@ -82,7 +82,7 @@ def tasks_of_project(*, project: Project) -> QuerySet[Task]:
 
 def task_for_user(*, user: User, task_id: Any) -> tuple[Task, str]:
     """The task and the caller's role in its project; NotFound for anyone else."""
-    task = tasks_for_user(user=user).filter(pk=_uuid_or_404(task_id)).first()
+    task = tasks_for_user(user=user).filter(pk=uuid_or_404(task_id)).first()
     if task is None:
         raise NotFound("Not found.")
     return task, _role_of_member(user, task.project_id)
@@ -108,7 +108,7 @@ def comments_of(*, task: Task) -> QuerySet[Comment]:
 def comment_for_user(*, user: User, comment_id: Any) -> tuple[Comment, str]:
     comment = (
         Comment.objects.select_related("task", "author")
-        .filter(pk=_uuid_or_404(comment_id), task__project__memberships__user=user)
+        .filter(pk=uuid_or_404(comment_id), task__project__memberships__user=user)
         .first()
     )
     if comment is None:
@@ -127,7 +127,7 @@ def activity_of_task(*, task: Task) -> QuerySet[Activity]:
     return Activity.objects.filter(project_id=task.project_id, task_id=task.pk).order_by("-seq")
 
 
-def _uuid_or_404(value: Any) -> uuid.UUID:
+def uuid_or_404(value: Any) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:

@@ -163,8 +163,9 @@ class ProjectCreateSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=ProjectStatus.choices, required=False)
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
-        if isinstance(data, dict) and isinstance(data.get("key"), str):
-            data = {**data, "key": data["key"].strip().upper()}
+        if hasattr(data, "get") and isinstance(data.get("key"), str):
+            data = data.copy()  # a dict, or a form's QueryDict (browsable API)
+            data["key"] = data["key"].strip().upper()
         return super().to_internal_value(data)
 
 

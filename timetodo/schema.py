@@ -36,7 +36,9 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.append("401")
             if method in WRITE_METHODS:
                 codes += ["400", "413", "415"]
-            if "{" in path:
+            if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+                codes.append("400")  # a bad filter, page size or other query parameter
+            if "{" in path or (path in ("/api/v1/tasks/", "/api/v1/tasks/bulk/") and method == "post"):
                 codes.append("404")
             if path.startswith(("/api/v1/projects/", "/api/v1/tasks/", "/api/v1/comments/")) and method != "get":
                 codes += ["403", "409"]

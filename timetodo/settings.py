@@ -185,6 +185,8 @@ SPECTACULAR_SETTINGS = {
         "timetodo.schema.add_error_responses",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # PATCH bodies are already partial where they may be; required fields stay required.
+    "COMPONENT_SPLIT_PATCH": False,
 }
 
 # Operations

@@ -78,7 +78,7 @@ class ProjectDetailView(ProjectScopedView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: Any) -> Response:
         project, _ = self.project_and_role(project_id, minimum=Role.OWNER, action="delete the project")
-        projects.project_delete(project_id=project.pk)
+        projects.project_delete(actor=request_user(request), project_id=project.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,14 +124,20 @@ class MemberDetailView(ProjectScopedView):
         project, role = self.project_and_role(project_id, minimum=Role.ADMIN, action="change roles")
         values = validated(MemberUpdateSerializer, request)
         membership = members.member_update(
-            actor=request_user(request), actor_role=role, project_id=project.pk, user_id=user_id, role=values["role"]
+            actor=request_user(request),
+            actor_role=role,
+            project_id=project.pk,
+            user_id=selectors.uuid_or_404(user_id),
+            role=values["role"],
         )
         return Response(MemberSerializer(membership).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: Any, user_id: Any) -> Response:
         project, role = self.project_and_role(project_id)
-        members.member_remove(actor=request_user(request), actor_role=role, project_id=project.pk, user_id=user_id)
+        members.member_remove(
+            actor=request_user(request), actor_role=role, project_id=project.pk, user_id=selectors.uuid_or_404(user_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -159,7 +165,10 @@ class ColumnDetailView(ProjectScopedView):
         project, _ = self.project_and_role(project_id, minimum=Role.ADMIN, action="manage columns")
         values = validated(ColumnUpdateSerializer, request)
         column = boards.column_update(
-            actor=request_user(request), project_id=project.pk, column_id=column_id, values=values
+            actor=request_user(request),
+            project_id=project.pk,
+            column_id=selectors.uuid_or_404(column_id),
+            values=values,
         )
         return Response(ColumnSerializer(column).data)
 
@@ -167,7 +176,12 @@ class ColumnDetailView(ProjectScopedView):
     def delete(self, request: Request, project_id: Any, column_id: Any) -> Response:
         project, _ = self.project_and_role(project_id, minimum=Role.ADMIN, action="manage columns")
         move_to = query_param(request, "move_to", serializers.UUIDField())
-        boards.column_delete(actor=request_user(request), project_id=project.pk, column_id=column_id, move_to=move_to)
+        boards.column_delete(
+            actor=request_user(request),
+            project_id=project.pk,
+            column_id=selectors.uuid_or_404(column_id),
+            move_to=move_to,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -195,14 +209,16 @@ class LabelDetailView(ProjectScopedView):
         project, _ = self.project_and_role(project_id, minimum=Role.MEMBER, action="manage labels")
         values = validated(LabelUpdateSerializer, request)
         label = boards.label_update(
-            actor=request_user(request), project_id=project.pk, label_id=label_id, values=values
+            actor=request_user(request), project_id=project.pk, label_id=selectors.uuid_or_404(label_id), values=values
         )
         return Response(LabelSerializer(label).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, project_id: Any, label_id: Any) -> Response:
         project, _ = self.project_and_role(project_id, minimum=Role.MEMBER, action="manage labels")
-        boards.label_delete(actor=request_user(request), project_id=project.pk, label_id=label_id)
+        boards.label_delete(
+            actor=request_user(request), project_id=project.pk, label_id=selectors.uuid_or_404(label_id)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -73,7 +74,7 @@ class TaskFilter(django_filters.FilterSet):
     column = django_filters.UUIDFilter(field_name="column_id")
     assignee = IdOrKeywordFilter(field_name="assignee", allow_me=True)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
-    label = django_filters.UUIDFilter(field_name="labels__id")
+    label = IdOrKeywordFilter(field_name="labels")
     sprint = IdOrKeywordFilter(field_name="sprint")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
@@ -109,7 +110,7 @@ def parse_if_match(request: Request) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    return int(value) if value.isdigit() and len(value) < 12 else -1
+    return int(value) if re.fullmatch(r"[0-9]{1,11}", value) else -1
 
 
 def task_response(task: Task, status_code: int = status.HTTP_200_OK) -> Response:

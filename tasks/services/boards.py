@@ -15,16 +15,28 @@ from tasks.services.tasks import _end_position, _follow_column, task_data
 from timetodo.errors import Conflict, Invalid, NotFound
 
 
-def _reorder(project: Any, column: Column, index: int | None) -> None:
-    """Put `column` at `index` (the end when None), renumbering the others 0..n-1; the
-    caller saves `column` itself."""
-    ordered = list(Column.objects.filter(project=project).exclude(pk=column.pk).order_by("position", "created_at"))
-    ordered.insert(len(ordered) if index is None else min(index, len(ordered)), column)
+def _reorder(actor: User, project: Any, column: Column | None, index: int | None) -> None:
+    """Put `column` at `index` (the end when None) and number every column 0..n-1; each
+    other column that shifts gets a `column.updated` event. The caller saves `column`."""
+    others = Column.objects.filter(project=project).order_by("position", "created_at")
+    ordered: list[Column] = list(others.exclude(pk=column.pk) if column is not None else others)
+    if column is not None:
+        ordered.insert(len(ordered) if index is None else min(index, len(ordered)), column)
     for position, item in enumerate(ordered):
         if item is column:
-            column.position = position
+            item.position = position
         elif item.position != position:
+            old, item.position = item.position, position
             Column.objects.filter(pk=item.pk).update(position=position)
+            record(
+                project=project,
+                actor=actor,
+                verb="column.updated",
+                target_type="column",
+                target_id=item.pk,
+                changes={"position": [old, position]},
+                data=dict(ColumnSerializer(item).data),
+            )
 
 
 @transaction.atomic
@@ -36,7 +48,7 @@ def column_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Co
         wip_limit=values.get("wip_limit"),
         is_done=values.get("is_done", False),
     )
-    _reorder(project, column, values.get("position"))
+    _reorder(actor, project, column, values.get("position"))  # shifted columns first, then the new one
     column.save(force_insert=True)
     record(
         project=project,
@@ -69,7 +81,7 @@ def column_update(*, actor: User, project_id: Any, column_id: Any, values: dict[
     for field, (_, new) in changes.items():
         setattr(column, field, new)
     if "position" in values:
-        _reorder(project, column, values["position"])
+        _reorder(actor, project, column, values["position"])
         if column.position != old_position:
             changes["position"] = [old_position, column.position]
     if not changes:
@@ -146,11 +158,8 @@ def column_delete(*, actor: User, project_id: Any, column_id: Any, move_to: Any 
                 data=task_data(task),
             )
     column.delete()
-    remaining = list(Column.objects.filter(project=project).order_by("position", "created_at"))
-    for position, item in enumerate(remaining):
-        if item.position != position:
-            Column.objects.filter(pk=item.pk).update(position=position)
     record(project=project, actor=actor, verb="column.deleted", target_type="column", target_id=column_id)
+    _reorder(actor, project, None, None)  # close the gap, with an event per shifted column
 
 
 def _label_name_taken(project_id: Any, name: str, exclude: Any = None) -> bool:
@@ -215,6 +224,23 @@ def label_delete(*, actor: User, project_id: Any, label_id: Any) -> None:
     label = Label.objects.filter(project=project, pk=label_id).first()
     if label is None:
         raise NotFound("Not found.")
+    # Tasks lose the label: each change is a task update like any other (version, event).
+    for task in Task.objects.filter(labels=label).order_by("number"):
+        task.project = project
+        remaining = sorted(str(pk) for pk in task.labels.exclude(pk=label.pk).values_list("pk", flat=True))
+        task.labels.remove(label)
+        task.version += 1
+        task.save(update_fields=["version", "updated_at"])
+        record(
+            project=project,
+            actor=actor,
+            verb="task.updated",
+            target_type="task",
+            target_id=task.pk,
+            task_id=task.pk,
+            changes={"labels": [sorted([*remaining, str(label.pk)]), remaining]},
+            data=task_data(task),
+        )
     label.delete()
     record(
         project=project,

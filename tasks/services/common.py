@@ -9,8 +9,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import F
 
 from accounts.models import User
-from tasks.models import ROLE_RANK, Activity, Project
-from timetodo.errors import Forbidden
+from tasks.models import ROLE_RANK, Activity, Membership, Project
+from timetodo.errors import Forbidden, NotFound
 from timetodo.streams import project_stream, publish_on_commit
 
 
@@ -18,7 +18,19 @@ def lock_project(project_id: Any) -> Project:
     """The project row, locked until commit: writes to one project run one at a time, so
     counters (task numbers, seq) and positions never race, and locks are always taken in
     the same order (project first), so writers cannot deadlock."""
-    return Project.objects.select_for_update(of=("self",)).get(pk=project_id)
+    project = Project.objects.select_for_update(of=("self",)).filter(pk=project_id).first()
+    if project is None:  # deleted while this request waited for the lock
+        raise NotFound("Not found.")
+    return project
+
+
+def current_role(project: Project, actor: User) -> str:
+    """The actor's role, read again under the project lock: a role changed by a concurrent
+    request (a transfer, a demotion) is the one that counts."""
+    role = Membership.objects.filter(project=project, user=actor).values_list("role", flat=True).first()
+    if role is None:
+        raise NotFound("Not found.")
+    return role
 
 
 def require_role(role: str | None, minimum: str, action: str = "do this") -> None:

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from accounts.models import User
 from tasks.models import Membership, Role, Task
-from tasks.services.common import lock_project, record
+from tasks.services.common import current_role, lock_project, record
 from tasks.services.projects import member_data
 from tasks.services.tasks import task_data
 from timetodo.errors import Conflict, Forbidden, Invalid, NotFound
@@ -26,6 +26,7 @@ def member_add(
     *, actor: User, actor_role: str, project_id: Any, email: str | None, user_id: Any, role: str
 ) -> Membership:
     project = lock_project(project_id)
+    actor_role = current_role(project, actor)
     _check_may_grant(actor_role, role)
     users = User.objects.filter(is_active=True)
     user = users.filter(pk=user_id).first() if user_id else users.filter(email__iexact=email).first()
@@ -57,6 +58,7 @@ def _target(project_id: Any, user_id: Any) -> Membership:
 @transaction.atomic
 def member_update(*, actor: User, actor_role: str, project_id: Any, user_id: Any, role: str) -> Membership:
     project = lock_project(project_id)
+    actor_role = current_role(project, actor)
     membership = _target(project.pk, user_id)
     if membership.role == Role.OWNER:
         raise Conflict("The owner cannot be demoted; transfer the project first.")
@@ -84,6 +86,7 @@ def member_update(*, actor: User, actor_role: str, project_id: Any, user_id: Any
 def member_remove(*, actor: User, actor_role: str, project_id: Any, user_id: Any) -> None:
     """Admins remove members and viewers, the owner anyone else; anyone may leave."""
     project = lock_project(project_id)
+    actor_role = current_role(project, actor)
     membership = _target(project.pk, user_id)
     if membership.role == Role.OWNER:
         raise Conflict("The owner cannot be removed; transfer the project first.")

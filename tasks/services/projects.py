@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from tasks.models import Column, Membership, Project, Role
 from tasks.serializers import MemberSerializer, ProjectSerializer
-from tasks.services.common import diff, lock_project, record
+from tasks.services.common import current_role, diff, lock_project, record, require_role
 from timetodo.errors import Conflict, Invalid
 
 DEFAULT_COLUMNS = [("To do", False), ("In progress", False), ("Review", False), ("Done", True)]
@@ -46,6 +46,7 @@ def project_create(*, actor: User, name: str, key: str, description: str = "", s
 @transaction.atomic
 def project_update(*, actor: User, project_id: Any, role: str, values: dict[str, Any]) -> Project:
     project = lock_project(project_id)
+    require_role(current_role(project, actor), Role.ADMIN, "edit the project")
     if "key" in values and values["key"] != project.key and _key_taken(values["key"], exclude=project.pk):
         raise Invalid({"key": ["A project with this key already exists."]})
     changes = diff(project, values)
@@ -53,8 +54,12 @@ def project_update(*, actor: User, project_id: Any, role: str, values: dict[str,
         return project
     for field, (_, new) in changes.items():
         setattr(project, field, new)
-    project.save(update_fields=[*changes, "updated_at"])
-    data = ProjectSerializer(project, context={"role": role}).data
+    try:
+        with transaction.atomic():
+            project.save(update_fields=[*changes, "updated_at"])
+    except IntegrityError:
+        raise Invalid({"key": ["A project with this key already exists."]}) from None
+    data = _event_data(project)
     record(
         project=project,
         actor=actor,
@@ -68,8 +73,9 @@ def project_update(*, actor: User, project_id: Any, role: str, values: dict[str,
 
 
 @transaction.atomic
-def project_delete(*, project_id: Any) -> None:
+def project_delete(*, actor: User, project_id: Any) -> None:
     project = lock_project(project_id)
+    require_role(current_role(project, actor), Role.OWNER, "delete the project")
     # Tasks protect their columns; remove them first, then everything else cascades.
     project.tasks.all().delete()
     project.delete()
@@ -79,6 +85,7 @@ def project_delete(*, project_id: Any) -> None:
 def project_transfer(*, actor: User, project_id: Any, new_owner_id: Any) -> Project:
     """That member becomes owner; the old owner becomes admin."""
     project = lock_project(project_id)
+    require_role(current_role(project, actor), Role.OWNER, "transfer the project")
     target = Membership.objects.select_related("user").filter(project=project, user_id=new_owner_id).first()
     if target is None:
         raise Invalid({"user": ["The new owner must be a member of the project."]})
@@ -108,9 +115,18 @@ def project_transfer(*, actor: User, project_id: Any, new_owner_id: Any) -> Proj
         target_type="project",
         target_id=project.pk,
         changes={"owner": [old_owner_id, target.user_id]},
-        data=dict(ProjectSerializer(project).data),
+        data=_event_data(project),
     )
     return project
+
+
+def _event_data(project: Project) -> dict[str, Any]:
+    """The project as the API shows it, for everyone: no caller-specific `my_role`, and
+    `last_seq` already counting the event about to be recorded."""
+    data = dict(ProjectSerializer(project).data)
+    data.pop("my_role", None)
+    data["last_seq"] = project.last_seq + 1
+    return data
 
 
 def member_data(membership: Membership) -> dict[str, Any]:

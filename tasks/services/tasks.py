@@ -113,12 +113,19 @@ def _end_position(column: Column) -> int:
     return GAP if last is None else int(last) + GAP
 
 
-def _renumber(column: Column) -> None:
+def _renumber(column: Column) -> list[tuple[Any, int, int]]:
     """Spread a column's tasks GAP apart again, keeping their order (two passes, so the
-    unique (column, position) constraint holds at every step)."""
+    unique (column, position) constraint holds at every step). Returns (id, old, new) of
+    every task whose position changed, for the activity log."""
+    before = list(Task.objects.filter(column=column).order_by("position").values_list("pk", "position"))
     Task.objects.filter(column=column).update(position=F("position") - SHIFT)
-    for index, pk in enumerate(Task.objects.filter(column=column).order_by("position").values_list("pk", flat=True)):
-        Task.objects.filter(pk=pk).update(position=(index + 1) * GAP)
+    moved = []
+    for index, (pk, old) in enumerate(before):
+        new = (index + 1) * GAP
+        Task.objects.filter(pk=pk).update(position=new, version=F("version") + (1 if new != old else 0))
+        if new != old:
+            moved.append((pk, old, new))
+    return moved
 
 
 def _slot(column: Column, task: Task, before: Task | None, after: Task | None) -> int | None:
@@ -149,18 +156,36 @@ def _anchor(column: Column, task: Task, anchor_id: Any, field: str) -> Task | No
     return anchor
 
 
-def _place(task: Task, column: Column, before_id: Any = None, after_id: Any = None) -> None:
+def _already_there(task: Task, column: Column, before: Task | None, after: Task | None) -> bool:
+    """Would the move leave the task between the same neighbours? Then it is a no-op."""
+    if task.column_id != column.pk:
+        return False
+    siblings = Task.objects.filter(column=column).exclude(pk=task.pk)
+    previous = siblings.filter(position__lt=task.position).order_by("-position").values_list("pk", flat=True).first()
+    following = siblings.filter(position__gt=task.position).order_by("position").values_list("pk", flat=True).first()
+    if before is not None:
+        return following == before.pk
+    if after is not None:
+        return previous == after.pk
+    return following is None
+
+
+def _place(task: Task, column: Column, before_id: Any = None, after_id: Any = None) -> list[tuple[Any, int, int]]:
+    """Give the task its new column and position. Returns the other tasks a renumbering
+    moved, as (id, old position, new position)."""
     before = _anchor(column, task, before_id, "before")
     after = _anchor(column, task, after_id, "after")
+    renumbered: list[tuple[Any, int, int]] = []
     position = _slot(column, task, before, after)
     if position is None:
-        _renumber(column)
+        renumbered = [entry for entry in _renumber(column) if entry[0] != task.pk]
         before = before and Task.objects.get(pk=before.pk)
         after = after and Task.objects.get(pk=after.pk)
         position = _slot(column, task, before, after)
         if position is None:  # cannot happen right after renumbering; never write a clash
             raise Conflict("Could not find a free position; try again.")
     task.column, task.position = column, position
+    return renumbered
 
 
 # Services
@@ -275,6 +300,10 @@ def _apply_labels(project: Project, task: Task, add: list[Any], remove: list[Any
     return [sorted(str(pk) for pk in current), sorted(str(pk) for pk in wanted)]
 
 
+def _verb(changes: dict[str, list[Any]]) -> str:
+    return "task.moved" if set(changes) <= {"column", "position", "is_done"} else "task.updated"
+
+
 def _save(task: Task, changes: dict[str, list[Any]]) -> None:
     task.version += 1  # the project row is locked: no concurrent writer can interleave
     fields = {"version", "updated_at"}
@@ -301,11 +330,10 @@ def task_update(
     if not changes:
         return task
     _save(task, changes)
-    verb = "task.moved" if set(changes) <= {"column", "position"} else "task.updated"
     record(
         project=project,
         actor=actor,
-        verb=verb,
+        verb=_verb(changes),
         target_type="task",
         target_id=task.pk,
         task_id=task.pk,
@@ -330,13 +358,28 @@ def task_move(
     project, task = _locked_task(task_id)
     _check_version(task, if_match, version)
     column = _column(project, column_id)
+    before = _anchor(column, task, before_id, "before")
+    after = _anchor(column, task, after_id, "after")
+    if _already_there(task, column, before, after):
+        return task  # nothing changes: no write, no version bump, no event
     if column.pk != task.column_id:
         _check_wip(column)
     old_column, old_position = task.column_id, task.position
-    _place(task, column, before_id, after_id)
+    renumbered = _place(task, column, before_id, after_id)
+    for pk, old, new in renumbered:
+        neighbour = Task.objects.get(pk=pk)
+        neighbour.project = project
+        record(
+            project=project,
+            actor=actor,
+            verb="task.moved",
+            target_type="task",
+            target_id=pk,
+            task_id=pk,
+            changes={"position": [old, new]},
+            data=task_data(neighbour),
+        )
     _follow_column(task, column)
-    if (task.column_id, task.position) == (old_column, old_position):
-        return task
     changes: dict[str, list[Any]] = {"column": [old_column, column.pk], "position": [old_position, task.position]}
     _save(task, changes)
     record(
@@ -411,7 +454,7 @@ def tasks_bulk_update(*, actor: User, tasks: list[Task], values: dict[str, Any])
         record(
             project=project,
             actor=actor,
-            verb="task.updated",
+            verb=_verb(changes),
             target_type="task",
             target_id=task.pk,
             task_id=task.pk,

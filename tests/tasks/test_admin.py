@@ -30,6 +30,7 @@ def queries_for(client: Client, url: str) -> int:
 @pytest.mark.parametrize("path", ["tasks/task/", "tasks/project/", "tasks/activity/"])
 def test_changelists_do_not_grow_queries_with_rows(team: Team, operator: Client, path: str) -> None:
     team.create_task(assignee=str(team.users["member"].pk))
+    queries_for(operator, f"/admin/{path}")  # warm per-session caches
     few = queries_for(operator, f"/admin/{path}")
     for _ in range(6):
         team.create_task(assignee=str(team.users["admin"].pk))
@@ -61,3 +62,18 @@ def test_activity_is_read_only(team: Team, operator: Client) -> None:
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
     assert operator.post(f"/admin/tasks/activity/{event.pk}/delete/", {"post": "yes"}, secure=True).status_code == 403
+
+
+@pytest.mark.parametrize("page", ["project", "task"])
+def test_change_pages_do_not_grow_queries_with_inline_rows(team: Team, operator: Client, page: str) -> None:
+    from tasks.models import Membership
+    from tests.factories import UserFactory
+
+    task = team.create_task()
+    url = f"/admin/tasks/{page}/{team.project.pk if page == 'project' else task['id']}/change/"
+    queries_for(operator, url)  # warm per-session caches
+    few = queries_for(operator, url)
+    for n in range(6):
+        Membership.objects.create(project=team.project, user=UserFactory.create(), role="member")
+        team.clients["member"].post(f"/api/v1/tasks/{task['id']}/comments/", {"body": f"c{n}"}, format="json")
+    assert queries_for(operator, url) == few

@@ -128,11 +128,9 @@ def test_add_member_errors(team: Team) -> None:
 
 def test_owner_cannot_be_removed_or_demoted(team: Team) -> None:
     owner_id = team.users["owner"].pk
-    for client in (team.clients["owner"], team.clients["admin"]):
-        assert client.patch(team.url(f"members/{owner_id}/"), {"role": "member"}, format="json").status_code in {
-            409,
-            403,
-        }
+    owner_url = team.url(f"members/{owner_id}/")
+    assert team.clients["owner"].patch(owner_url, {"role": "member"}, format="json").status_code == 409
+    assert team.clients["admin"].patch(owner_url, {"role": "member"}, format="json").status_code == 409
     assert (
         team.clients["owner"].patch(team.url(f"members/{owner_id}/"), {"role": "admin"}, format="json").status_code
         == 409

@@ -285,8 +285,11 @@ def test_pagination_caps_the_page_size(team: Team) -> None:
     assert body["count"] == 3
     assert len(body["results"]) == 2
     assert body["next"] is not None
-    big = team.clients["member"].get(TASKS, {"page_size": 100_000}).json()
-    assert len(big["results"]) == 3  # capped at 200, never an error or an unbounded page
+    assert len(team.clients["member"].get(TASKS, {"page_size": 200}).json()["results"]) == 3
+    for bad in ("201", "100000", "0", "-1", "ten", "²"):
+        response = team.clients["member"].get(TASKS, {"page_size": bad})
+        assert response.status_code == 400, bad
+        assert "page_size" in response.json()
     assert team.clients["member"].get(TASKS, {"page": 99}).status_code == 404
 
 

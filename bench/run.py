@@ -1,0 +1,230 @@
+"""HTTP benchmark: a project of 1,000 tasks served by a real Daphne on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/run.py
+
+It creates a scratch database (timetodo_bench), migrates it, seeds one project with 1,000
+tasks across 4 columns, starts Daphne with production settings, and drives it with an
+asyncio HTTP/1.1 keep-alive client: requests/s and p50/p99 latency for the task list
+(a page of 100), the board (1,000 tasks), task create, and move. Options: --seconds,
+--connections, --keep (leave the database for inspection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+TASKS = 1000
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    def row(self) -> str:
+        ordered = sorted(self.latencies)
+        p50 = statistics.median(ordered) * 1000
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        rate = self.requests / self.seconds
+        return f"| {self.name} | {rate:.0f} | {p50:.1f} | {p99:.1f} | {self.errors} |"
+
+
+def database_urls() -> tuple[str, str]:
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server, e.g. postgres://postgres@127.0.0.1:5432/postgres")
+    server = base.rsplit("/", 1)[0]
+    return server + "/postgres", server + "/timetodo_bench"
+
+
+def environment(database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": database_url,
+        "THROTTLE_USER_RATE": "10000000/minute",
+        "THROTTLE_ANON_RATE": "10000000/minute",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+    }
+
+
+def prepare(admin_url: str, bench_url: str) -> dict[str, str]:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS timetodo_bench WITH (FORCE)")
+        conn.execute("CREATE DATABASE timetodo_bench")
+    env = environment(bench_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("seed.py")), str(TASKS)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(seeded.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def http(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    path: str,
+    token: str,
+    body: dict | None = None,
+) -> tuple[int, bytes]:
+    payload = json.dumps(body).encode() if body is not None else b""
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    writer.write(head.encode() + payload)
+    await writer.drain()
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length, chunked = 0, False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding" and "chunked" in value:
+            chunked = True
+    if not chunked:
+        return status, await reader.readexactly(length)
+    data = b""
+    while (size := int((await reader.readline()).strip(), 16)) > 0:
+        data += await reader.readexactly(size)
+        await reader.readline()
+    await reader.readline()
+    return status, data
+
+
+async def drive(
+    port: int, name: str, make: Callable[[], tuple[str, str, dict | None]], token: str, seconds: float, connections: int
+) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.monotonic() < deadline:
+                method, path, body = make()
+                started = time.perf_counter()
+                status, _ = await http(reader, writer, method, path, token, body)
+                latencies.append(time.perf_counter() - started)
+                if status >= 400:
+                    errors += 1
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return Result(name, len(latencies), errors, time.monotonic() - started, latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    admin_url, bench_url = database_urls()
+    seed = prepare(admin_url, bench_url)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--access-log",
+            os.devnull,
+            "timetodo.asgi:application",
+        ],
+        cwd=ROOT,
+        env=environment(bench_url),
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        project, columns, tasks, token = seed["project"], seed["columns"], seed["tasks"], seed["token"]
+        rng = random.Random(1)
+
+        def task_list() -> tuple[str, str, dict | None]:
+            return "GET", f"/api/v1/tasks/?project={project}&page_size=100&page={rng.randint(1, 10)}", None
+
+        def board() -> tuple[str, str, dict | None]:
+            return "GET", f"/api/v1/projects/{project}/board/", None
+
+        def create() -> tuple[str, str, dict | None]:
+            return "POST", "/api/v1/tasks/", {"project": project, "title": f"bench {uuid.uuid4().hex[:8]}"}
+
+        def move() -> tuple[str, str, dict | None]:
+            # Drop a random task at the end of a random column (cross-column most of the time).
+            return "POST", f"/api/v1/tasks/{rng.choice(tasks)}/move/", {"column": rng.choice(columns)}
+
+        scenarios = [
+            ("task list (100 of 1,000)", task_list),
+            ("board (1,000 tasks)", board),
+            ("task create", create),
+            ("task move", move),
+        ]
+        print(f"Daphne on PostgreSQL, {args.connections} connections, {args.seconds:g} s per scenario\n")
+        print("| scenario | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|")
+        for name, make in scenarios:
+            asyncio.run(drive(port, name, make, token, 1.0, args.connections))  # warm up
+            result = asyncio.run(drive(port, name, make, token, args.seconds, args.connections))
+            print(result.row(), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        if not args.keep:
+            import psycopg
+
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS timetodo_bench WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
