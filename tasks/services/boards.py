@@ -11,7 +11,7 @@ from accounts.models import User
 from tasks.models import Column, Label, Task
 from tasks.serializers import ColumnSerializer, LabelSerializer
 from tasks.services.common import diff, lock_project, record
-from tasks.services.tasks import _end_position, _follow_column, task_data
+from tasks.services.tasks import _end_position, _follow_column, task_changed
 from timetodo.errors import Conflict, Invalid, NotFound
 
 
@@ -109,18 +109,7 @@ def _tasks_follow(actor: User, project: Any, column: Column) -> None:
         if (task.is_done, task.completed_at) == before:
             continue
         task.project = project
-        task.version += 1
-        task.save(update_fields=["is_done", "completed_at", "version", "updated_at"])
-        record(
-            project=project,
-            actor=actor,
-            verb="task.updated",
-            target_type="task",
-            target_id=task.pk,
-            task_id=task.pk,
-            changes={"is_done": [before[0], task.is_done]},
-            data=task_data(task),
-        )
+        task_changed(project=project, actor=actor, task=task, changes={"is_done": [before[0], task.is_done]})
 
 
 @transaction.atomic
@@ -145,18 +134,8 @@ def column_delete(*, actor: User, project_id: Any, column_id: Any, move_to: Any 
             task.project, task.column, task.position = project, target, position
             position += 1 << 16
             _follow_column(task, target)
-            task.version += 1
-            task.save(update_fields=["column", "position", "is_done", "completed_at", "version", "updated_at"])
-            record(
-                project=project,
-                actor=actor,
-                verb="task.moved",
-                target_type="task",
-                target_id=task.pk,
-                task_id=task.pk,
-                changes={"column": [old[0], target.pk], "position": [old[1], task.position]},
-                data=task_data(task),
-            )
+            changes: dict[str, list[Any]] = {"column": [old[0], target.pk], "position": [old[1], task.position]}
+            task_changed(project=project, actor=actor, task=task, changes=changes)
     column.delete()
     record(project=project, actor=actor, verb="column.deleted", target_type="column", target_id=column_id)
     _reorder(actor, project, None, None)  # close the gap, with an event per shifted column
@@ -229,18 +208,8 @@ def label_delete(*, actor: User, project_id: Any, label_id: Any) -> None:
         task.project = project
         remaining = sorted(str(pk) for pk in task.labels.exclude(pk=label.pk).values_list("pk", flat=True))
         task.labels.remove(label)
-        task.version += 1
-        task.save(update_fields=["version", "updated_at"])
-        record(
-            project=project,
-            actor=actor,
-            verb="task.updated",
-            target_type="task",
-            target_id=task.pk,
-            task_id=task.pk,
-            changes={"labels": [sorted([*remaining, str(label.pk)]), remaining]},
-            data=task_data(task),
-        )
+        changes = {"labels": [sorted([*remaining, str(label.pk)]), remaining]}
+        task_changed(project=project, actor=actor, task=task, changes=changes)
     label.delete()
     record(
         project=project,

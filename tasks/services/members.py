@@ -10,7 +10,7 @@ from accounts.models import User
 from tasks.models import Membership, Role, Task
 from tasks.services.common import current_role, lock_project, record
 from tasks.services.projects import member_data
-from tasks.services.tasks import task_data
+from tasks.services.tasks import task_changed
 from timetodo.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -98,19 +98,8 @@ def member_remove(*, actor: User, actor_role: str, project_id: Any, user_id: Any
             raise Forbidden("Only the owner removes an admin.")
     # Assignees must be members: their open assignments in this project end with them.
     for task in Task.objects.filter(project=project, assignee_id=membership.user_id):
-        task.assignee = None
-        task.version += 1
-        task.save(update_fields=["assignee", "version", "updated_at"])
-        record(
-            project=project,
-            actor=actor,
-            verb="task.updated",
-            target_type="task",
-            target_id=task.pk,
-            task_id=task.pk,
-            changes={"assignee": [membership.user_id, None]},
-            data=task_data(task),
-        )
+        task.assignee, task.project = None, project
+        task_changed(project=project, actor=actor, task=task, changes={"assignee": [membership.user_id, None]})
     membership.delete()
     record(
         project=project,

@@ -301,18 +301,33 @@ def _apply_labels(project: Project, task: Task, add: list[Any], remove: list[Any
 
 
 def _verb(changes: dict[str, list[Any]]) -> str:
-    return "task.moved" if set(changes) <= {"column", "position", "is_done"} else "task.updated"
+    moved = "column" in changes or "position" in changes
+    return "task.moved" if moved and set(changes) <= {"column", "position", "is_done"} else "task.updated"
 
 
-def _save(task: Task, changes: dict[str, list[Any]]) -> None:
-    task.version += 1  # the project row is locked: no concurrent writer can interleave
+def task_changed(*, project: Project, actor: User, task: Task, changes: dict[str, list[Any]]) -> None:
+    """Save a changed task with the next version and record its event: every task change
+    in every service goes through here. The project row is locked by the caller."""
+    task.version += 1
     fields = {"version", "updated_at"}
     for field in changes:
         if field in ("column", "position"):
             fields |= {"column", "position", "is_done", "completed_at"}
+        elif field == "is_done":
+            fields |= {"is_done", "completed_at"}
         elif field != "labels":
             fields.add(field)
     task.save(update_fields=sorted(fields))
+    record(
+        project=project,
+        actor=actor,
+        verb=_verb(changes),
+        target_type="task",
+        target_id=task.pk,
+        task_id=task.pk,
+        changes=changes,
+        data=task_data(task),
+    )
 
 
 @transaction.atomic
@@ -329,17 +344,7 @@ def task_update(
             changes["labels"] = label_change
     if not changes:
         return task
-    _save(task, changes)
-    record(
-        project=project,
-        actor=actor,
-        verb=_verb(changes),
-        target_type="task",
-        target_id=task.pk,
-        task_id=task.pk,
-        changes=changes,
-        data=task_data(task),
-    )
+    task_changed(project=project, actor=actor, task=task, changes=changes)
     return task
 
 
@@ -381,17 +386,7 @@ def task_move(
         )
     _follow_column(task, column)
     changes: dict[str, list[Any]] = {"column": [old_column, column.pk], "position": [old_position, task.position]}
-    _save(task, changes)
-    record(
-        project=project,
-        actor=actor,
-        verb="task.moved",
-        target_type="task",
-        target_id=task.pk,
-        task_id=task.pk,
-        changes=changes,
-        data=task_data(task),
-    )
+    task_changed(project=project, actor=actor, task=task, changes=changes)
     return task
 
 
@@ -399,19 +394,8 @@ def task_move(
 def task_delete(*, actor: User, task_id: Any) -> None:
     project, task = _locked_task(task_id)
     for child in Task.objects.filter(parent=task):
-        child.parent = None
-        child.version += 1
-        child.save(update_fields=["parent", "version", "updated_at"])
-        record(
-            project=project,
-            actor=actor,
-            verb="task.updated",
-            target_type="task",
-            target_id=child.pk,
-            task_id=child.pk,
-            changes={"parent": [task.pk, None]},
-            data=task_data(child),
-        )
+        child.parent, child.project = None, project
+        task_changed(project=project, actor=actor, task=child, changes={"parent": [task.pk, None]})
     task.delete()
     record(
         project=project,
@@ -450,16 +434,6 @@ def tasks_bulk_update(*, actor: User, tasks: list[Task], values: dict[str, Any])
             changes["labels"] = label_change
         if not changes:
             continue
-        _save(task, changes)
-        record(
-            project=project,
-            actor=actor,
-            verb=_verb(changes),
-            target_type="task",
-            target_id=task.pk,
-            task_id=task.pk,
-            changes=changes,
-            data=task_data(task),
-        )
+        task_changed(project=project, actor=actor, task=task, changes=changes)
         updated.append(task)
     return updated
