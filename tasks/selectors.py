@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from accounts.models import User
 from tasks.models import PRIORITY_RANK, Activity, Column, Comment, Label, Membership, Project, Sprint, Task
@@ -63,21 +64,43 @@ def priority_rank() -> Case:
     )
 
 
-def _task_queryset() -> QuerySet[Task]:
-    return (
-        Task.objects.select_related("project", "assignee")
-        .prefetch_related(Prefetch("labels", queryset=Label.objects.only("id")))
-        .annotate(priority_rank=priority_rank())
-    )
+# Exactly what TaskSerializer reads: every task column, the project's key, the assignee's
+# summary. Boards read a thousand rows; the rest of the project and user rows is dead weight.
+TASK_COLUMNS = [field.attname for field in Task._meta.concrete_fields]
+TASK_RELATED_COLUMNS = ["project__key", "assignee__username", "assignee__full_name"]
+
+
+def _task_queryset(*, with_project: bool = True) -> QuerySet[Task]:
+    related = ["project", "assignee"] if with_project else ["assignee"]
+    columns = TASK_COLUMNS + [c for c in TASK_RELATED_COLUMNS if with_project or not c.startswith("project__")]
+    return Task.objects.select_related(*related).only(*columns)
+
+
+def with_label_ids(tasks: Iterable[Task]) -> list[Task]:
+    """Give each task its `label_ids` (what TaskSerializer shows) in one query on the link
+    table: cheaper than prefetching Label objects, which boards would do a thousand at a time."""
+    tasks = list(tasks)
+    by_task: dict[Any, list[Any]] = {task.pk: [] for task in tasks}
+    links = Task.labels.through.objects.filter(task_id__in=list(by_task)).values_list("task_id", "label_id")
+    for task_id, label_id in links if by_task else ():
+        by_task[task_id].append(label_id)
+    for task in tasks:
+        task.label_ids = by_task[task.pk]  # type: ignore[attr-defined]
+    return tasks
 
 
 def tasks_for_user(*, user: User) -> QuerySet[Task]:
     """Tasks in every project the user is a member of, ready for TaskSerializer."""
-    return _task_queryset().filter(project__memberships__user=user)
+    return _task_queryset().filter(project__memberships__user=user).annotate(priority_rank=priority_rank())
 
 
 def tasks_of_project(*, project: Project) -> QuerySet[Task]:
     return _task_queryset().filter(project=project)
+
+
+def task_for_display(*, task_id: Any) -> Task:
+    """One task as TaskSerializer shows it (the caller has already authorized it)."""
+    return with_label_ids([_task_queryset().get(pk=task_id)])[0]
 
 
 def task_for_user(*, user: User, task_id: Any) -> tuple[Task, str]:
@@ -85,13 +108,14 @@ def task_for_user(*, user: User, task_id: Any) -> tuple[Task, str]:
     task = tasks_for_user(user=user).filter(pk=uuid_or_404(task_id)).first()
     if task is None:
         raise NotFound("Not found.")
+    with_label_ids([task])
     return task, _role_of_member(user, task.project_id)
 
 
 def board(*, project: Project) -> list[Column]:
     """Every column with its tasks in order: three queries whatever the number of tasks."""
     columns = list(columns_of(project=project))
-    tasks = tasks_of_project(project=project).order_by("column_id", "position")
+    tasks = with_label_ids(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position"))
     by_column: dict[Any, list[Task]] = {column.pk: [] for column in columns}
     for task in tasks:
         task.project = project  # already loaded; saves a join per row

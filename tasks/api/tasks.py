@@ -120,7 +120,7 @@ def task_response(task: Task, status_code: int = status.HTTP_200_OK) -> Response
 
 
 def fresh(task_id: Any) -> Task:
-    return selectors._task_queryset().get(pk=task_id)
+    return selectors.task_for_display(task_id=task_id)
 
 
 def stale_response(exc: task_services.StaleVersion) -> Response:
@@ -135,11 +135,12 @@ class TaskListView(GenericAPIView[Task]):
     def get_queryset(self) -> QuerySet[Task]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Task.objects.none()
-        return selectors.tasks_for_user(user=request_user(self.request)).order_by("project__key", "number")
+        # (project, number) has a unique index: pages come straight off it.
+        return selectors.tasks_for_user(user=request_user(self.request)).order_by("project_id", "number")
 
     @extend_schema(operation_id="tasks_list", responses=TaskSerializer(many=True))
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        page = selectors.with_label_ids(self.paginate_queryset(self.filter_queryset(self.get_queryset())) or [])
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
 
     @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})
@@ -231,7 +232,9 @@ class TaskBulkView(GenericAPIView[Task]):
         for project_id in {task.project_id for task in tasks}:
             require_role(selectors.role_of(user=user, project_id=project_id), Role.MEMBER, "edit tasks")
         task_services.tasks_bulk_update(actor=user, tasks=tasks, values=values["set"])
-        updated = selectors.tasks_for_user(user=user).filter(pk__in=ids).order_by("column", "position")
+        updated = selectors.with_label_ids(
+            selectors.tasks_for_user(user=user).filter(pk__in=ids).order_by("column", "position")
+        )
         return Response(TaskSerializer(updated, many=True).data)
 
 

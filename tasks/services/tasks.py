@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import Column, Label, Membership, Project, Sprint, Task
-from tasks.selectors import tasks_of_project
+from tasks.selectors import task_for_display
 from tasks.serializers import TaskSerializer
 from tasks.services.common import lock_project, record
 from timetodo.errors import Conflict, Invalid, NotFound
@@ -33,8 +33,7 @@ class StaleVersion(Exception):
 
 def task_data(task: Task) -> dict[str, Any]:
     """The task as the REST API shows it, read fresh (for events)."""
-    fresh = tasks_of_project(project=task.project).get(pk=task.pk)
-    return dict(TaskSerializer(fresh).data)
+    return dict(TaskSerializer(task_for_display(task_id=task.pk)).data)
 
 
 # References, always resolved inside the task's own project

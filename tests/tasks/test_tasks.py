@@ -311,3 +311,29 @@ def test_assignee_may_be_any_member_including_viewers(team: Team) -> None:
     Membership.objects.create(project=team.project, user=newcomer, role="viewer")
     task = team.create_task(assignee=str(newcomer.pk))
     assert task["assignee"] == str(newcomer.pk)
+
+
+def test_fast_task_serialization_matches_drfs_generic_output(team: Team) -> None:
+    import json
+
+    from rest_framework import serializers as drf_serializers
+    from rest_framework.renderers import JSONRenderer
+
+    from tasks.selectors import tasks_of_project, with_label_ids
+    from tasks.serializers import TaskSerializer
+
+    label = Label.objects.create(project=team.project, name="bug", color="#ff0000")
+    parent = team.create_task(title="parent")
+    team.create_task(
+        title="full",
+        assignee=str(team.users["admin"].pk),
+        labels=[str(label.pk)],
+        due_date="2026-02-03",
+        story_points=3,
+        parent=parent["id"],
+        column=str(team.columns[3].pk),
+    )
+    for task in with_label_ids(tasks_of_project(project=team.project)):
+        fast = TaskSerializer(task).data
+        generic = drf_serializers.ModelSerializer.to_representation(TaskSerializer(), task)
+        assert json.loads(JSONRenderer().render(fast)) == json.loads(JSONRenderer().render(generic))
