@@ -5,6 +5,7 @@ from django.http import HttpRequest
 
 from accounts.models import User
 from accounts.services import refresh_tokens_revoke_all
+from timetodo.streams import revoke_on_commit, user_stream
 
 
 @admin.register(User)
@@ -29,6 +30,8 @@ class UserAdmin(DjangoUserAdmin):
         for user in users:
             refresh_tokens_revoke_all(user=user)
         count = queryset.filter(pk__in=[u.pk for u in users]).update(is_active=False)
+        for user in users:
+            revoke_on_commit(user_stream(user.pk), "user_deactivated")  # their open sockets close
         self.message_user(request, f"Deactivated {count} user(s); their sessions are revoked.", messages.SUCCESS)
 
     @admin.action(description="Activate selected users", permissions=["change"])

@@ -1,8 +1,28 @@
-"""WebSocket consumers."""
+"""WebSocket consumers: the live board socket at /ws/ and the 4404 catch-all."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import User
+from realtime import protocol
+from realtime.auth import user_for_token
+from tasks import selectors
+from tasks.services.common import event_payload
+from timetodo.metrics import DELIVERY_LAG, EVENTS_DELIVERED
+from timetodo.streams import project_stream, user_stream
+
+logger = logging.getLogger(__name__)
 
 CLOSE_NOT_FOUND = 4404
 
@@ -13,3 +33,228 @@ class NotFoundConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()
         await self.close(code=CLOSE_NOT_FOUND)
+
+
+class Subscription:
+    """One followed project: the last seq this socket has, and when access was last checked."""
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+        self.checked_at = time.monotonic()
+
+
+class BoardConsumer(AsyncWebsocketConsumer):
+    """One socket per client, multiplexing every project it follows.
+
+    Delivery is in seq order per project and never skips: an event older than what the
+    socket has is dropped, one beyond the next seq first refills the gap from the activity
+    log. Access is checked on subscribe, re-checked before delivering once it is older than
+    WS_ACCESS_RECHECK_SECONDS, and at once when a revocation arrives.
+    """
+
+    user: User | None
+    subscriptions: dict[str, Subscription]
+
+    async def connect(self) -> None:
+        self.user = None
+        self.subscriptions = {}
+        self.allowance = float(settings.WS_RATE_BURST)
+        self.allowance_at = time.monotonic()
+        self.auth_timer: asyncio.Task[None] | None = None
+        await self.accept()
+        scope_user = self.scope.get("user")
+        if scope_user is not None and scope_user.is_authenticated and scope_user.is_active:
+            await self.authenticated(scope_user)
+        else:
+            self.auth_timer = asyncio.ensure_future(self.close_unless_authenticated())
+
+    async def disconnect(self, code: int) -> None:
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        for project_id in list(self.subscriptions):
+            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+        if self.user is not None:
+            await self.channel_layer.group_discard(user_stream(self.user.pk), self.channel_name)
+
+    async def close_unless_authenticated(self) -> None:
+        await asyncio.sleep(settings.WS_AUTH_TIMEOUT_SECONDS)
+        if self.user is None:
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+
+    async def authenticated(self, user: User) -> None:
+        self.user = user
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        await self.channel_layer.group_add(user_stream(user.pk), self.channel_name)
+        await self.send_json(
+            {
+                "type": "hello",
+                "user": {"id": str(user.pk), "username": user.username, "full_name": user.full_name},
+                "heartbeat": settings.WS_HEARTBEAT_SECONDS,
+                "limits": protocol.limits(),
+            }
+        )
+
+    # Frames from the client
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
+        if len(raw.encode("utf-8") if isinstance(raw, str) else raw) > protocol.MAX_FRAME_BYTES:
+            await self.close(code=protocol.CLOSE_TOO_BIG)
+            return
+        if not self.take_allowance():
+            await self.send_json(protocol.error("rate_limited", retry_after=1))
+            return
+        try:
+            frame = json.loads(raw)
+            if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+                raise protocol.BadFrame("a frame is a JSON object with a type")
+            await self.dispatch_frame(frame)
+        except (ValueError, protocol.BadFrame) as exc:
+            await self.send_json(protocol.error("bad_request", detail=str(exc)[:200]))
+
+    def take_allowance(self) -> bool:
+        """Token bucket: WS_RATE_PER_SECOND frames a second, bursts up to WS_RATE_BURST."""
+        now = time.monotonic()
+        self.allowance = min(
+            float(settings.WS_RATE_BURST), self.allowance + (now - self.allowance_at) * settings.WS_RATE_PER_SECOND
+        )
+        self.allowance_at = now
+        if self.allowance < 1:
+            return False
+        self.allowance -= 1
+        return True
+
+    async def dispatch_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame["type"]
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "auth":
+            await self.on_auth(frame)
+        elif self.user is None:
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+        elif kind == "subscribe":
+            await self.on_subscribe(protocol.project_id_of(frame), protocol.since_of(frame))
+        elif kind == "unsubscribe":
+            await self.on_unsubscribe(protocol.project_id_of(frame))
+        else:
+            raise protocol.BadFrame(f"unknown frame type {kind[:40]!r}")
+
+    async def on_auth(self, frame: dict[str, Any]) -> None:
+        if self.user is not None:
+            raise protocol.BadFrame("already authenticated")
+        token = frame.get("token")
+        user = await database_sync_to_async(user_for_token)(token) if isinstance(token, str) else None
+        if user is None:
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        await self.authenticated(user)
+
+    async def on_subscribe(self, project_id: str, since: int | None) -> None:
+        if project_id not in self.subscriptions and len(self.subscriptions) >= settings.WS_MAX_SUBSCRIPTIONS:
+            await self.send_json(protocol.error("too_many_subscriptions", project=project_id))
+            return
+        if not await self.may_follow(project_id):
+            await self.send_json(protocol.error("not_found", project=project_id))
+            return
+        # Join the group before reading the log: an event committed meanwhile arrives twice
+        # (once here, once live) and the seq check drops the copy; none can fall between.
+        await self.channel_layer.group_add(project_stream(project_id), self.channel_name)
+        last_seq = await database_sync_to_async(selectors.project_last_seq)(project_id=project_id)
+        if last_seq is None:
+            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+            await self.send_json(protocol.error("not_found", project=project_id))
+            return
+        subscription = self.subscriptions.get(project_id) or Subscription(last_seq)
+        self.subscriptions[project_id] = subscription
+        if since is None:
+            subscription.seq = last_seq
+        else:
+            if not await self.replay(project_id, subscription, since, last_seq):
+                subscription.seq = last_seq
+                await self.send_json({"type": "resync_required", "project": project_id, "seq": last_seq})
+                return
+        await self.send_json({"type": "subscribed", "project": project_id, "seq": subscription.seq})
+
+    async def replay(self, project_id: str, subscription: Subscription, since: int, last_seq: int) -> bool:
+        """Send every event after `since` from the log; False if `since` is outside the window."""
+        if since > last_seq or last_seq - since > settings.WS_REPLAY_MAX_EVENTS:
+            return False
+        events = await database_sync_to_async(selectors.events_between)(
+            project_id=project_id, after=since, up_to=last_seq
+        )
+        oldest_allowed = timezone.now() - settings.WS_REPLAY_MAX_AGE
+        if len(events) != last_seq - since or (events and events[0].created_at < oldest_allowed):
+            return False
+        subscription.seq = since
+        for activity in events:
+            await self.deliver(project_id, event_payload(activity), path="replay")
+        return True
+
+    async def on_unsubscribe(self, project_id: str) -> None:
+        if self.subscriptions.pop(project_id, None) is not None:
+            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+        await self.send_json({"type": "unsubscribed", "project": project_id})
+
+    # Messages from the channel layer
+
+    async def stream_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        project_id = event["project"]
+        subscription = self.subscriptions.get(project_id)
+        if subscription is None or event["seq"] <= subscription.seq:
+            return  # not followed (any more), or already delivered
+        if time.monotonic() - subscription.checked_at > settings.WS_ACCESS_RECHECK_SECONDS:
+            if not await self.may_follow(project_id):
+                await self.revoke(project_id)
+                return
+            subscription.checked_at = time.monotonic()
+        if event["seq"] > subscription.seq + 1:
+            await self.refill(project_id, subscription, event["seq"] - 1)
+        if event["seq"] == subscription.seq + 1:
+            await self.deliver(project_id, event, path="live")
+            DELIVERY_LAG.observe(max(0.0, (timezone.now() - datetime.fromisoformat(event["at"])).total_seconds()))
+
+    async def refill(self, project_id: str, subscription: Subscription, up_to: int) -> None:
+        """The layer dropped something: fetch the missing events from the log, in order."""
+        events = await database_sync_to_async(selectors.events_between)(
+            project_id=project_id, after=subscription.seq, up_to=up_to
+        )
+        for activity in events:
+            await self.deliver(project_id, event_payload(activity), path="refill")
+
+    async def deliver(self, project_id: str, event: dict[str, Any], *, path: str) -> None:
+        subscription = self.subscriptions[project_id]
+        if event["seq"] != subscription.seq + 1:
+            return
+        if self.user is not None and event["verb"] == "member.removed" and event["target_id"] == str(self.user.pk):
+            await self.revoke(project_id)
+            return
+        subscription.seq = event["seq"]
+        await self.send_json(event)
+        EVENTS_DELIVERED.labels(path=path).inc()
+
+    async def stream_revoke(self, message: dict[str, Any]) -> None:
+        """A project was deleted or the user deactivated: re-check every subscription now."""
+        if self.user is None:
+            return
+        if message.get("reason") == "user_deactivated":
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        for project_id in list(self.subscriptions):
+            if not await self.may_follow(project_id):
+                await self.revoke(project_id)
+
+    async def revoke(self, project_id: str) -> None:
+        if self.subscriptions.pop(project_id, None) is None:
+            return
+        await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+        await self.send_json({"type": "unsubscribed", "project": project_id, "reason": "access_revoked"})
+
+    async def may_follow(self, project_id: str) -> bool:
+        if self.user is None:
+            return False
+        return await database_sync_to_async(selectors.socket_may_follow)(user_id=self.user.pk, project_id=project_id)
+
+    async def send_json(self, content: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(content, separators=(",", ":")))

@@ -1,8 +1,8 @@
-from django.urls import re_path
+from django.urls import path, re_path
 
-from realtime.consumers import NotFoundConsumer
+from realtime.consumers import BoardConsumer, NotFoundConsumer
 
 websocket_urlpatterns = [
-    # The `/ws/` consumer arrives with the realtime issue; until then every path is 4404.
+    path("ws/", BoardConsumer.as_asgi()),
     re_path(r"", NotFoundConsumer.as_asgi()),
 ]

@@ -156,3 +156,20 @@ def uuid_or_404(value: Any) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError:
         raise NotFound("Not found.") from None
+
+
+# Live sockets (realtime reads through these)
+
+
+def socket_may_follow(*, user_id: Any, project_id: Any) -> bool:
+    """An active user who is a member: the one condition for receiving a project's events."""
+    return Membership.objects.filter(user_id=user_id, project_id=project_id, user__is_active=True).exists()
+
+
+def project_last_seq(*, project_id: Any) -> int | None:
+    return Project.objects.filter(pk=project_id).values_list("last_seq", flat=True).first()
+
+
+def events_between(*, project_id: Any, after: int, up_to: int) -> list[Activity]:
+    """Events with after < seq <= up_to, oldest first."""
+    return list(Activity.objects.filter(project_id=project_id, seq__gt=after, seq__lte=up_to).order_by("seq"))

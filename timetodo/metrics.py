@@ -1,6 +1,6 @@
 """Application metrics exported at /metrics beside django-prometheus' own."""
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 OPEN_WEBSOCKETS = Gauge(
     "timetodo_websocket_connections_open",
@@ -13,4 +13,14 @@ EVENTS_PUBLISHED = Counter(
 EVENTS_PUBLISH_FAILURES = Counter(
     "timetodo_events_publish_failures",
     "Activity events that could not be published (clients recover them from the activity log).",
+)
+EVENTS_DELIVERED = Counter(
+    "timetodo_events_delivered",
+    "Events sent to sockets (live, replayed on resume, or refilled after a gap).",
+    ["path"],
+)
+DELIVERY_LAG = Histogram(
+    "timetodo_event_delivery_lag_seconds",
+    "Seconds from an event's commit to its delivery to a socket (live path).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

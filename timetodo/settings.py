@@ -189,6 +189,16 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_PATCH": False,
 }
 
+# Live sockets (/ws/)
+WS_AUTH_TIMEOUT_SECONDS = env.number("WS_AUTH_TIMEOUT_SECONDS", 10, minimum=1)
+WS_HEARTBEAT_SECONDS = env.number("WS_HEARTBEAT_SECONDS", 20, minimum=5)  # Daphne's --ping-interval
+WS_MAX_SUBSCRIPTIONS = env.number("WS_MAX_SUBSCRIPTIONS", 50, minimum=1)
+WS_REPLAY_MAX_EVENTS = env.number("WS_REPLAY_MAX_EVENTS", 1000, minimum=1)
+WS_REPLAY_MAX_AGE = timedelta(hours=env.number("WS_REPLAY_MAX_AGE_HOURS", 24, minimum=1))
+WS_ACCESS_RECHECK_SECONDS = env.number("WS_ACCESS_RECHECK_SECONDS", 5, minimum=1)
+WS_RATE_PER_SECOND = env.number("WS_RATE_PER_SECOND", 20, minimum=1)
+WS_RATE_BURST = env.number("WS_RATE_BURST", 40, minimum=1)
+
 # Operations
 METRICS_TOKEN = env.text("METRICS_TOKEN")
 LOGGING = config.logging_config(env)

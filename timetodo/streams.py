@@ -23,8 +23,16 @@ logger = logging.getLogger(__name__)
 EVENT_MESSAGE_TYPE = "stream.event"
 
 
+REVOKE_MESSAGE_TYPE = "stream.revoke"
+
+
 def project_stream(project_id: object) -> str:
     return f"project.{project_id}"
+
+
+def user_stream(user_id: object) -> str:
+    """Each socket of a user listens here: a deactivation closes them all."""
+    return f"user.{user_id}"
 
 
 def publish_unsafe(stream: str, event: dict[str, Any]) -> None:
@@ -43,3 +51,17 @@ def publish_unsafe(stream: str, event: dict[str, Any]) -> None:
 
 def publish_on_commit(stream: str, event: dict[str, Any]) -> None:
     transaction.on_commit(partial(publish_unsafe, stream, event), robust=True)
+
+
+def revoke_unsafe(stream: str, reason: str) -> None:
+    """Tell every socket on a stream to re-check access now (project deleted, user deactivated)."""
+    try:
+        layer = get_channel_layer()
+        if layer is not None:
+            async_to_sync(layer.group_send)(stream, {"type": REVOKE_MESSAGE_TYPE, "reason": reason})
+    except Exception:
+        logger.exception("could not send a revocation to %s", stream)
+
+
+def revoke_on_commit(stream: str, reason: str) -> None:
+    transaction.on_commit(partial(revoke_unsafe, stream, reason), robust=True)

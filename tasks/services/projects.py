@@ -11,6 +11,7 @@ from tasks.models import Column, Membership, Project, Role
 from tasks.serializers import MemberSerializer, ProjectSerializer
 from tasks.services.common import current_role, diff, lock_project, record, require_role
 from timetodo.errors import Conflict, Invalid
+from timetodo.streams import project_stream, revoke_on_commit
 
 DEFAULT_COLUMNS = [("To do", False), ("In progress", False), ("Review", False), ("Done", True)]
 
@@ -79,6 +80,7 @@ def project_delete(*, actor: User, project_id: Any) -> None:
     # Tasks protect their columns; remove them first, then everything else cascades.
     project.tasks.all().delete()
     project.delete()
+    revoke_on_commit(project_stream(project_id), "project_deleted")
 
 
 @transaction.atomic

@@ -1,0 +1,1 @@
+from tests.tasks.conftest import team  # noqa: F401  (the project-with-every-role fixture)
