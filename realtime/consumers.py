@@ -20,7 +20,7 @@ from realtime.auth import user_for_token
 from tasks import selectors
 from tasks.services.common import event_payload
 from timetodo.metrics import DELIVERY_LAG, EVENTS_DELIVERED
-from timetodo.streams import project_stream, user_stream
+from timetodo.streams import EVENT_MESSAGE_TYPE, project_stream, user_stream
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +94,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
                 "limits": protocol.limits(),
             }
         )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections in a worker thread before every message. A
+        # live event touches no database (the reads it may need go through
+        # database_sync_to_async, which does that cleanup itself), and one event reaches
+        # hundreds of sockets: skip the thread hop for events.
+        if message.get("type") == EVENT_MESSAGE_TYPE:
+            await self.stream_event(message)
+            return
+        await super().dispatch(message)
 
     # Frames from the client
 
@@ -212,7 +222,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if event["seq"] > subscription.seq + 1:
             await self.refill(project_id, subscription, event["seq"] - 1)
         if event["seq"] == subscription.seq + 1:
-            await self.deliver(project_id, event, path="live")
+            await self.deliver(project_id, event, path="live", text=message.get("text"))
             DELIVERY_LAG.observe(max(0.0, (timezone.now() - datetime.fromisoformat(event["at"])).total_seconds()))
 
     async def refill(self, project_id: str, subscription: Subscription, up_to: int) -> None:
@@ -223,7 +233,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         for activity in events:
             await self.deliver(project_id, event_payload(activity), path="refill")
 
-    async def deliver(self, project_id: str, event: dict[str, Any], *, path: str) -> None:
+    async def deliver(self, project_id: str, event: dict[str, Any], *, path: str, text: str | None = None) -> None:
         subscription = self.subscriptions[project_id]
         if event["seq"] != subscription.seq + 1:
             return
@@ -231,7 +241,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.revoke(project_id)
             return
         subscription.seq = event["seq"]
-        await self.send_json(event)
+        await self.send(text_data=text) if text is not None else await self.send_json(event)
         EVENTS_DELIVERED.labels(path=path).inc()
 
     async def stream_revoke(self, message: dict[str, Any]) -> None:

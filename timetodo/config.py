@@ -158,6 +158,16 @@ def channel_layers(env: Env) -> dict[str, dict[str, Any]]:
     url = env.text("REDIS_URL")
     if not url:
         return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    kind = env.text("CHANNEL_LAYER", "pubsub").lower()
+    if kind == "pubsub":
+        return {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [url], "prefix": env.text("CHANNEL_LAYER_PREFIX", "timetodo")},
+            }
+        }
+    if kind != "core":
+        raise ImproperlyConfigured(f"CHANNEL_LAYER must be core or pubsub, not {kind!r}.")
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",

@@ -195,7 +195,9 @@ WS_HEARTBEAT_SECONDS = env.number("WS_HEARTBEAT_SECONDS", 20, minimum=5)  # Daph
 WS_MAX_SUBSCRIPTIONS = env.number("WS_MAX_SUBSCRIPTIONS", 50, minimum=1)
 WS_REPLAY_MAX_EVENTS = env.number("WS_REPLAY_MAX_EVENTS", 1000, minimum=1)
 WS_REPLAY_MAX_AGE = timedelta(hours=env.number("WS_REPLAY_MAX_AGE_HOURS", 24, minimum=1))
-WS_ACCESS_RECHECK_SECONDS = env.number("WS_ACCESS_RECHECK_SECONDS", 5, minimum=1)
+# Revocations arrive as events at once; this re-check is the safety net for changes made
+# behind the services' back (a database edit, the admin's user form).
+WS_ACCESS_RECHECK_SECONDS = env.number("WS_ACCESS_RECHECK_SECONDS", 30, minimum=1)
 WS_RATE_PER_SECOND = env.number("WS_RATE_PER_SECOND", 20, minimum=1)
 WS_RATE_BURST = env.number("WS_RATE_BURST", 40, minimum=1)
 

@@ -8,6 +8,7 @@ the data is committed, and clients recover anything missed from the activity log
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 from typing import Any
@@ -41,7 +42,10 @@ def publish_unsafe(stream: str, event: dict[str, Any]) -> None:
         layer = get_channel_layer()
         if layer is None:
             raise RuntimeError("no channel layer configured")
-        async_to_sync(layer.group_send)(stream, {"type": EVENT_MESSAGE_TYPE, "event": event})
+        # The frame is encoded once here, not once per socket: a project's event may go to
+        # hundreds of sockets.
+        text = json.dumps(event, separators=(",", ":"))
+        async_to_sync(layer.group_send)(stream, {"type": EVENT_MESSAGE_TYPE, "event": event, "text": text})
     except Exception:
         EVENTS_PUBLISH_FAILURES.inc()
         logger.exception("could not publish an event to %s", stream)

@@ -91,8 +91,12 @@ def test_redis_url_switches_layer_and_cache() -> None:
     url = "rediss://:pw@redis.internal:6380/1"
     layer = config.channel_layers(env(REDIS_URL=url))["default"]
     cache = config.caches(env(REDIS_URL=url))["default"]
-    assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert layer["CONFIG"]["hosts"] == [url]
+    core = config.channel_layers(env(REDIS_URL=url, CHANNEL_LAYER="core"))["default"]
+    assert core["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    with pytest.raises(ImproperlyConfigured, match="CHANNEL_LAYER"):
+        config.channel_layers(env(REDIS_URL=url, CHANNEL_LAYER="carrier-pigeon"))
     assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert cache["LOCATION"] == url
 
@@ -262,6 +266,6 @@ def test_render_host_name_is_allowed_and_trusted() -> None:
     )
     assert loaded["ALLOWED_HOSTS"] == ["todo.example.com", "timetodo.onrender.com"]
     assert loaded["CSRF_TRUSTED_ORIGINS"] == ["https://todo.example.com", "https://timetodo.onrender.com"]
-    assert loaded["LAYER"] == "channels_redis.core.RedisChannelLayer"
+    assert loaded["LAYER"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert loaded["CACHE"] == "django.core.cache.backends.redis.RedisCache"
     assert loaded["ACCESS_MINUTES"] == 5

@@ -1,0 +1,128 @@
+"""The socket protocol against real Daphne processes, with a `websockets` client; with
+REDIS_URL set they share the Redis channel layer, and two instances prove fan-out across
+processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
+
+from tests.conftest import requires_redis
+from tests.timetodo.test_server import Server, base_environ, daphne, manage, scratch_database
+
+PASSWORD = "socket-test-Passphrase-42"
+
+
+def call(server: Server, method: str, path: str, body: dict[str, Any] | None = None, token: str = "") -> Any:
+    request = urllib.request.Request(  # noqa: S310
+        f"{server.url}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={
+            "Content-Type": "application/json",
+            "X-Forwarded-Proto": "https",  # as behind Render's load balancer
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        raw = response.read()
+        return json.loads(raw) if raw else None
+
+
+def register(server: Server, name: str) -> dict[str, Any]:
+    body = {"email": f"{name}@example.com", "username": name, "password": PASSWORD}
+    return call(server, "POST", "/api/v1/auth/register/", body)
+
+
+async def open_socket(server: Server, token: str) -> ClientConnection:
+    socket = await connect(f"ws://127.0.0.1:{server.port}/ws/", origin=Origin(f"http://127.0.0.1:{server.port}"))
+    await socket.send(json.dumps({"type": "auth", "token": token}))
+    hello = json.loads(await asyncio.wait_for(socket.recv(), 5))
+    assert hello["type"] == "hello"
+    return socket
+
+
+async def next_frame(socket: ClientConnection) -> dict[str, Any]:
+    return json.loads(await asyncio.wait_for(socket.recv(), 10))
+
+
+@pytest.fixture
+def environ(tmp_path: Path):
+    with scratch_database(tmp_path) as database_url:
+        environ = base_environ(database_url)
+        environ["THROTTLE_REGISTER_RATE"] = "1000/hour"
+        manage(environ, "migrate", "--noinput", "-v0")
+        yield environ
+
+
+def test_sockets_on_a_real_daphne(environ: dict[str, str], tmp_path: Path) -> None:
+    with daphne(environ, tmp_path) as server:
+        asyncio.run(scenario(server, server))
+
+
+@requires_redis
+def test_a_socket_on_one_instance_receives_a_write_served_by_another(environ: dict[str, str], tmp_path: Path) -> None:
+    assert os.environ["REDIS_URL"] == environ["REDIS_URL"]
+    with daphne(environ, tmp_path) as instance_a, daphne(environ, tmp_path) as instance_b:
+        asyncio.run(scenario(instance_a, instance_b))
+
+
+async def scenario(listening: Server, writing: Server) -> None:
+    """Sockets on `listening`, every REST write through `writing`."""
+    owner, stranger = register(writing, "owner"), register(writing, "stranger")
+    project = call(writing, "POST", "/api/v1/projects/", {"name": "Live", "key": "LIVE"}, owner["access"])
+    socket = await open_socket(listening, owner["access"])
+    spy = await open_socket(listening, stranger["access"])
+    try:
+        await socket.send(json.dumps({"type": "subscribe", "project": project["id"]}))
+        assert await next_frame(socket) == {"type": "subscribed", "project": project["id"], "seq": 0}
+        await spy.send(json.dumps({"type": "subscribe", "project": project["id"]}))
+        assert (await next_frame(spy))["code"] == "not_found"
+
+        task = call(writing, "POST", "/api/v1/tasks/", {"project": project["id"], "title": "live"}, owner["access"])
+        event = await next_frame(socket)
+        assert (event["type"], event["seq"], event["verb"], event["data"]["id"]) == (
+            "event",
+            1,
+            "task.created",
+            task["id"],
+        )
+
+        # Resume: a second socket catches up from seq 0 with exactly the missed event.
+        late = await open_socket(listening, owner["access"])
+        try:
+            await late.send(json.dumps({"type": "subscribe", "project": project["id"], "since": 0}))
+            replayed = await next_frame(late)
+            assert (replayed["seq"], replayed["verb"]) == (1, "task.created")
+            assert await next_frame(late) == {"type": "subscribed", "project": project["id"], "seq": 1}
+        finally:
+            await late.close()
+
+        await socket.send(json.dumps({"type": "ping"}))
+        assert await next_frame(socket) == {"type": "pong"}
+        await socket.send("not json")
+        assert (await next_frame(socket))["code"] == "bad_request"
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(spy.recv(), 0.5)  # the stranger saw nothing
+    finally:
+        await socket.close()
+        await spy.close()
+
+    # A bad token closes with 4401; a foreign origin is refused at the handshake.
+    bad = await connect(f"ws://127.0.0.1:{listening.port}/ws/", origin=Origin(f"http://127.0.0.1:{listening.port}"))
+    await bad.send(json.dumps({"type": "auth", "token": "nope"}))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(bad.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+    with pytest.raises(InvalidStatus):
+        await connect(f"ws://127.0.0.1:{listening.port}/ws/", origin=Origin("https://evil.example.net"))
