@@ -124,6 +124,26 @@ def main() -> None:
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL: the benchmark measures the Redis channel layer.")
+    if len(args.sockets) > 1 or len(args.layer) > 1:
+        # One configuration per process and database: runs must not share leftovers.
+        for layer in args.layer:
+            for sockets in args.sockets:
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--sockets",
+                        str(sockets),
+                        "--layer",
+                        layer,
+                        "--rate",
+                        str(args.rate),
+                        "--seconds",
+                        str(args.seconds),
+                    ],
+                    check=False,
+                )
+        return
     admin_url, bench_url = database_urls()
     seed = prepare(admin_url, bench_url)
     for layer in args.layer:
