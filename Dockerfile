@@ -32,4 +32,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "timetodo.healthcheck"]
-CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port \"${PORT:-8000}\" --access-log /dev/null timetodo.asgi:application"]
+CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port \"${PORT:-8000}\" --access-log /dev/null --websocket-max-message-size 65536 timetodo.asgi:application"]

@@ -98,6 +98,8 @@ def start(extra: list[str]) -> int:
             port,
             "--access-log",
             os.devnull,
+            "--websocket-max-message-size",
+            "65536",
             *extra,
             "timetodo.asgi:application",
         ],

@@ -164,6 +164,8 @@ def main() -> None:
                     str(port),
                     "--access-log",
                     os.devnull,
+                    "--websocket-max-message-size",
+                    "65536",
                     "timetodo.asgi:application",
                 ],
                 cwd=ROOT,

@@ -110,6 +110,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         if len(raw.encode("utf-8") if isinstance(raw, str) else raw) > protocol.MAX_FRAME_BYTES:
+            # Daphne (--websocket-max-message-size 65536) closes such frames with 1009 before
+            # they get here; this guards servers without that limit.
             await self.close(code=protocol.CLOSE_TOO_BIG)
             return
         if not self.take_allowance():

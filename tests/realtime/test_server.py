@@ -60,6 +60,7 @@ def environ(tmp_path: Path):
     with scratch_database(tmp_path) as database_url:
         environ = base_environ(database_url)
         environ["THROTTLE_REGISTER_RATE"] = "1000/hour"
+        environ["WS_REPLAY_MAX_EVENTS"] = "3"
         manage(environ, "migrate", "--noinput", "-v0")
         yield environ
 
@@ -113,6 +114,55 @@ async def scenario(listening: Server, writing: Server) -> None:
         assert (await next_frame(socket))["code"] == "bad_request"
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(spy.recv(), 0.5)  # the stranger saw nothing
+
+        # Beyond the replay window (3 events here): resync_required.
+        for n in range(3):
+            call(writing, "POST", "/api/v1/tasks/", {"project": project["id"], "title": f"more {n}"}, owner["access"])
+        for _ in range(3):
+            assert (await next_frame(socket))["verb"] == "task.created"
+        stale = await open_socket(listening, owner["access"])
+        try:
+            await stale.send(json.dumps({"type": "subscribe", "project": project["id"], "since": 0}))
+            assert await next_frame(stale) == {"type": "resync_required", "project": project["id"], "seq": 4}
+        finally:
+            await stale.close()
+
+        # A member removed through REST is unsubscribed at once.
+        call(
+            writing,
+            "POST",
+            f"/api/v1/projects/{project['id']}/members/",
+            {"user": stranger["user"]["id"]},
+            owner["access"],
+        )
+        assert (await next_frame(socket))["verb"] == "member.added"
+        member_socket = await open_socket(listening, stranger["access"])
+        try:
+            await member_socket.send(json.dumps({"type": "subscribe", "project": project["id"]}))
+            assert (await next_frame(member_socket))["type"] == "subscribed"
+            call(
+                writing,
+                "DELETE",
+                f"/api/v1/projects/{project['id']}/members/{stranger['user']['id']}/",
+                None,
+                owner["access"],
+            )
+            assert await next_frame(member_socket) == {
+                "type": "unsubscribed",
+                "project": project["id"],
+                "reason": "access_revoked",
+            }
+        finally:
+            await member_socket.close()
+
+        # Frames over 64 KiB close the socket with 1009.
+        assert (await next_frame(socket))["verb"] == "member.removed"
+        await socket.send(json.dumps({"type": "ping", "pad": "x" * 70_000}))
+        with pytest.raises(ConnectionClosed) as too_big:
+            await asyncio.wait_for(socket.recv(), 5)
+        # Daphne answers 1009 at once, while the client may still be writing the frame: the
+        # close frame can be lost in the reset, but the socket is closed either way.
+        assert too_big.value.rcvd is None or too_big.value.rcvd.code == 1009
     finally:
         await socket.close()
         await spy.close()

@@ -109,6 +109,7 @@ def test_dockerfile() -> None:
     assert "daphne" in cmd.group(1)
     assert "${PORT:-8000}" in cmd.group(1)
     assert "timetodo.asgi:application" in cmd.group(1)
+    assert "--websocket-max-message-size 65536" in cmd.group(1)  # frames over 64 KiB: 1009
 
 
 def test_workflow_tests_lints_and_deploys_main() -> None:

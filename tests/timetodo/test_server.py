@@ -22,6 +22,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "server-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+# As in the Dockerfile's CMD: Daphne itself closes frames over 64 KiB with 1009 (an
+# application may not send that code).
+DAPHNE_OPTIONS = ["--websocket-max-message-size", "65536"]
 USE_POSTGRES = POSTGRES_URL.startswith(("postgres://", "postgresql://"))
 
 
@@ -85,7 +88,17 @@ def daphne(environ: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     log = tmp_path / f"daphne-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "timetodo.asgi:application"],
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                *DAPHNE_OPTIONS,
+                "timetodo.asgi:application",
+            ],
             cwd=ROOT,
             env=environ,
             stdout=out,
