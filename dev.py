@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The two commands a person trying Time to DO needs, with Python 3.11+ and nothing else.
 
-    python3 dev.py start   # venv + pinned deps + migrations, then Daphne on http://127.0.0.1:8000
+    python3 dev.py start   # venv + pinned deps + migrations + demo data, then Daphne on http://127.0.0.1:8000
     python3 dev.py test    # venv + pinned dev deps, then the whole pytest suite
 
 Both create `.venv/` beside this file on first use and reinstall only when a requirements
@@ -80,7 +80,8 @@ def run(args: list[str], env: dict[str, str] | None = None) -> int:
 def start(extra: list[str]) -> int:
     ensure_venv("requirements.txt")
     env = {**LOCAL_DEFAULTS, **os.environ}
-    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v0"]):
+    steps = (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v0"], ["seed_demo"])
+    for step in steps:
         code = run([str(PYTHON), "manage.py", *step], env)
         if code:
             return code

@@ -1,0 +1,37 @@
+"""`manage.py seed_demo` builds a demo once; running it again changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from tasks.models import Activity, Comment, Label, Membership, Project, Task
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count() for model in (User, Project, Membership, Label, Task, Comment, Activity)
+    }
+
+
+def test_seed_demo_is_idempotent(capsys) -> None:
+    call_command("seed_demo", "--password", "demo-password-for-tests")
+    first = snapshot()
+    out = capsys.readouterr().out
+    assert "demo-password-for-tests" in out
+    assert first["Project"] == 1
+    assert first["Task"] == 6
+    assert first["Comment"] == 3
+    assert first["Membership"] == 4
+    call_command("seed_demo")
+    assert snapshot() == first
+    assert "nothing changed" in capsys.readouterr().out
+    demo = User.objects.get(username="demo-grace")
+    assert demo.check_password("demo-password-for-tests")
+    project = Project.objects.get(key="DEMO")
+    assert list(Activity.objects.filter(project=project).order_by("seq").values_list("seq", flat=True)) == list(
+        range(1, project.last_seq + 1)
+    )
