@@ -18,7 +18,7 @@ from tasks.services.projects import project_create
 from tasks.services.tasks import task_create, task_move
 
 DEMO_KEY = "DEMO"
-LOCAL_PASSWORD = "timetodo-demo-2026"  # only with DEBUG on (the local `dev.py start`)
+LOCAL_PASSWORD = "timetodo-demo-2026"  # noqa: S105 (documented; only with DEBUG on, i.e. `dev.py start`)
 PEOPLE = [
     ("ada", "Ada Lovelace", "owner"),
     ("grace", "Grace Hopper", "admin"),

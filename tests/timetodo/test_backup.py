@@ -1,0 +1,180 @@
+"""`backup`, `restore`, `verify_backup`: round trips that prove the data comes back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import requires_postgres
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+
+
+def manage(database_url: str, *args: str, media: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {"PATH": os.environ.get("PATH", ""), "DEBUG": "1", "DATABASE_URL": database_url}
+    if media is not None:
+        environ["MEDIA_ROOT"] = str(media)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def newest(folder: Path) -> Path:
+    return sorted(folder.glob("timetodo-*"))[-1]
+
+
+def manifest(backup: Path) -> dict:
+    return json.loads((backup / "manifest.json").read_text())
+
+
+@contextmanager
+def sqlite_database(tmp_path: Path) -> Iterator[str]:
+    yield f"sqlite:///{tmp_path / 'live.sqlite3'}"
+
+
+@contextmanager
+def postgres_database(tmp_path: Path) -> Iterator[str]:
+    import psycopg
+
+    name = f"timetodo_backup_{uuid.uuid4().hex[:10]}"
+    admin = POSTGRES_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname LIKE '{name}_verify_%'")
+
+
+DATABASES = [
+    pytest.param(sqlite_database, id="sqlite"),
+    pytest.param(postgres_database, id="postgresql", marks=requires_postgres),
+]
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_backup_wipe_restore_round_trip(tmp_path: Path, database) -> None:
+    media = tmp_path / "media"
+    (media / "attachments").mkdir(parents=True)
+    (media / "attachments" / "note.txt").write_text("uploaded file")
+    out = tmp_path / "backups"
+    with database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+        ok(manage(url, "backup", "--output", str(out), media=media))
+        original = newest(out)
+        before = manifest(original)
+        assert before["row_counts"]["tasks_task"] == 6
+        assert before["files"]["media.tar.gz"]["size"] > 0
+
+        # Wipe: the data and the media are gone.
+        ok(manage(url, "flush", "--noinput"))
+        (media / "attachments" / "note.txt").unlink()
+
+        refused = manage(url, "restore", str(original), media=media)
+        assert refused.returncode == 0 or "--yes" not in refused.stderr  # empty after flush: allowed
+        ok(manage(url, "backup", "--output", str(tmp_path / "after"), media=media))
+        after = manifest(newest(tmp_path / "after"))
+        assert after["row_counts"] == before["row_counts"]
+        assert after["checksums"] == before["checksums"]  # every key table's rows, identical
+        assert (media / "attachments" / "note.txt").read_text() == "uploaded file"
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_restore_refuses_to_overwrite_data_without_yes(tmp_path: Path, database) -> None:
+    out = tmp_path / "backups"
+    with database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+        ok(manage(url, "backup", "--output", str(out)))
+        refused = manage(url, "restore", str(newest(out)))
+        assert refused.returncode != 0
+        assert "pass --yes" in refused.stderr
+        assert "Restored" in ok(manage(url, "restore", str(newest(out)), "--yes"))
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_tampered_truncated_and_newer_backups_are_refused_and_data_untouched(tmp_path: Path, database) -> None:
+    out = tmp_path / "backups"
+    with database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+        ok(manage(url, "backup", "--output", str(out)))
+        backup = newest(out)
+        counts = manifest(backup)["row_counts"]
+        dump = next(p for p in backup.iterdir() if p.name.startswith("database."))
+
+        original = dump.read_bytes()
+        dump.write_bytes(original[: len(original) // 2])  # truncated
+        truncated = manage(url, "restore", str(backup), "--yes")
+        assert truncated.returncode != 0
+        assert "does not match its checksum" in truncated.stderr
+        verify = manage(url, "verify_backup", str(backup))
+        assert verify.returncode != 0
+
+        dump.write_bytes(original)
+        data = manifest(backup)
+        data["migrations"]["tasks"].append("9999_from_the_future")
+        (backup / "manifest.json").write_text(json.dumps(data))
+        newer = manage(url, "restore", str(backup), "--yes")
+        assert newer.returncode != 0
+        assert "newer code" in newer.stderr
+
+        missing = manage(url, "restore", str(tmp_path / "no-such-backup"), "--yes")
+        assert missing.returncode != 0
+        assert "is not a backup" in missing.stderr
+
+        # The live data is exactly as before all of that.
+        ok(manage(url, "backup", "--output", str(tmp_path / "check")))
+        assert manifest(newest(tmp_path / "check"))["row_counts"] == counts
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_verify_restores_into_a_scratch_database(tmp_path: Path, database) -> None:
+    out = tmp_path / "backups"
+    with database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+        output = ok(manage(url, "backup", "--output", str(out), "--verify"))
+        assert "Verified" in output
+        assert "Verified" in ok(manage(url, "verify_backup", str(newest(out))))
+        # A backup whose contents disagree with its manifest fails verification.
+        backup = newest(out)
+        data = manifest(backup)
+        data["row_counts"]["tasks_task"] = 999
+        (backup / "manifest.json").write_text(json.dumps(data))
+        failed = manage(url, "verify_backup", str(backup))
+        assert failed.returncode != 0
+        assert "tasks_task" in failed.stderr
+
+
+def test_keep_deletes_older_backups(tmp_path: Path) -> None:
+    out = tmp_path / "backups"
+    with sqlite_database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        for _ in range(4):
+            ok(manage(url, "backup", "--output", str(out), "--keep", "2"))
+        assert len(list(out.glob("timetodo-*"))) == 2
+
+
+def test_a_missing_pg_dump_or_dead_database_is_a_clear_error(tmp_path: Path) -> None:
+    dead = manage("postgres://nobody@127.0.0.1:1/nothing", "backup", "--output", str(tmp_path))
+    assert dead.returncode != 0
+    assert "unreachable" in dead.stderr
+    assert "Traceback" not in dead.stderr

@@ -1,0 +1,323 @@
+"""Backups that can be proven: a dump, the media, and a manifest to check them against.
+
+A backup is a folder `timetodo-<UTC time>/` holding `database.dump` (PostgreSQL, pg_dump
+custom format) or `database.sqlite3` (SQLite, through SQLite's backup API), `media.tar.gz`,
+and `manifest.json`: file sizes and SHA-256 checksums, the applied migrations, row counts
+per table and checksums of the key tables' contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.loader import MigrationLoader
+from django.utils import timezone
+
+from timetodo import __version__
+
+MANIFEST = "manifest.json"
+PG_DUMP_FILE = "database.dump"
+SQLITE_FILE = "database.sqlite3"
+MEDIA_FILE = "media.tar.gz"
+# Contents compared row by row (hashed), beyond the row counts of every table.
+KEY_MODELS = ["accounts.User", "tasks.Project", "tasks.Membership", "tasks.Column", "tasks.Task", "tasks.Activity"]
+
+
+class BackupError(Exception):
+    """Something an operator must fix; the message says what."""
+
+
+@dataclass
+class Backup:
+    path: Path
+    manifest: dict[str, Any]
+
+
+def is_postgres(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    return connections[alias].vendor == "postgresql"
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def applied_migrations(alias: str = DEFAULT_DB_ALIAS) -> dict[str, list[str]]:
+    loader = MigrationLoader(connections[alias], ignore_no_migrations=True)
+    state: dict[str, list[str]] = {}
+    for app, name in sorted(loader.applied_migrations):
+        state.setdefault(app, []).append(name)
+    return state
+
+
+def row_counts(alias: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
+    connection = connections[alias]
+    counts = {}
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608 (own table names)
+            counts[table] = int(cursor.fetchone()[0])
+    return counts
+
+
+def content_checksums(alias: str = DEFAULT_DB_ALIAS) -> dict[str, str]:
+    """SHA-256 of each key table's rows, in primary-key order, as JSON."""
+    checksums = {}
+    for label in KEY_MODELS:
+        model = apps.get_model(label)
+        fields = [field.attname for field in model._meta.concrete_fields]
+        digest = hashlib.sha256()
+        for row in model._default_manager.using(alias).order_by("pk").values_list(*fields).iterator():
+            digest.update(json.dumps(row, cls=DjangoJSONEncoder, sort_keys=True).encode())
+        checksums[model._meta.db_table] = digest.hexdigest()
+    return checksums
+
+
+def _pg_environment(settings_dict: dict[str, Any]) -> dict[str, str]:
+    """libpq reads the password from the environment: never on a command line or in logs."""
+    environment = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if settings_dict.get("PASSWORD"):
+        environment["PGPASSWORD"] = str(settings_dict["PASSWORD"])
+    sslmode = (settings_dict.get("OPTIONS") or {}).get("sslmode")
+    if sslmode:
+        environment["PGSSLMODE"] = str(sslmode)
+    return environment
+
+
+def _pg_target(settings_dict: dict[str, Any], name: str | None = None) -> list[str]:
+    target = ["--dbname", str(name or settings_dict["NAME"])]
+    if settings_dict.get("HOST"):
+        target += ["--host", str(settings_dict["HOST"])]
+    if settings_dict.get("PORT"):
+        target += ["--port", str(settings_dict["PORT"])]
+    if settings_dict.get("USER"):
+        target += ["--username", str(settings_dict["USER"])]
+    return target
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise BackupError(f"{name} is not installed: install the PostgreSQL client tools (Debian: postgresql-client).")
+    return path
+
+
+def _run(command: list[str], environment: dict[str, str], what: str) -> None:
+    result = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise BackupError(f"{what} failed: {detail[-1] if detail else 'exit code ' + str(result.returncode)}")
+
+
+def _dump_database(folder: Path) -> str:
+    connection = connections[DEFAULT_DB_ALIAS]
+    if is_postgres():
+        command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "--file"]
+        command += [str(folder / PG_DUMP_FILE), *_pg_target(connection.settings_dict)]
+        _run(command, _pg_environment(connection.settings_dict), "pg_dump")
+        return PG_DUMP_FILE
+    source = sqlite3.connect(str(connection.settings_dict["NAME"]))
+    target = sqlite3.connect(str(folder / SQLITE_FILE))
+    try:
+        with target:
+            source.backup(target)  # a consistent copy, even while the app writes
+    finally:
+        source.close()
+        target.close()
+    return SQLITE_FILE
+
+
+def _archive_media(folder: Path) -> str:
+    media = Path(settings.MEDIA_ROOT)
+    with tarfile.open(folder / MEDIA_FILE, "w:gz") as archive:
+        if media.is_dir():
+            archive.add(media, arcname="media")
+    return MEDIA_FILE
+
+
+def create_backup(output: Path, keep: int | None = None) -> Backup:
+    """Dump, archive, describe; then delete all but the newest `keep` backups in `output`."""
+    try:
+        connections[DEFAULT_DB_ALIAS].ensure_connection()
+    except Exception as exc:
+        raise BackupError(f"the database is unreachable ({type(exc).__name__}); check DATABASE_URL") from None
+    output.mkdir(parents=True, exist_ok=True)
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%S%fZ")
+    folder = output / f"timetodo-{stamp}"
+    partial = output / f".partial-{stamp}"
+    partial.mkdir()
+    try:
+        files = [_dump_database(partial), _archive_media(partial)]
+        manifest = {
+            "format": 1,
+            "created_at": timezone.now().isoformat(),
+            "app_version": __version__,
+            "engine": "postgresql" if is_postgres() else "sqlite",
+            "files": {
+                name: {"size": (partial / name).stat().st_size, "sha256": sha256(partial / name)} for name in files
+            },
+            "migrations": applied_migrations(),
+            "row_counts": row_counts(),
+            "checksums": content_checksums(),
+        }
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        partial.rename(folder)  # a backup folder is complete or absent
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if keep is not None:
+        for old in sorted(output.glob("timetodo-*"))[:-keep]:
+            shutil.rmtree(old)
+    return Backup(folder, manifest)
+
+
+def load_backup(path: Path) -> Backup:
+    """The backup at `path`, with every file checked against the manifest."""
+    if not (path / MANIFEST).is_file():
+        raise BackupError(f"{path} is not a backup: it has no {MANIFEST}")
+    try:
+        manifest = json.loads((path / MANIFEST).read_text())
+        files = manifest["files"]
+    except (ValueError, KeyError, TypeError):
+        raise BackupError(f"{path / MANIFEST} is damaged") from None
+    for name, expected in files.items():
+        file = path / name
+        if not file.is_file():
+            raise BackupError(f"{name} is missing from {path}")
+        if file.stat().st_size != expected["size"] or sha256(file) != expected["sha256"]:
+            raise BackupError(f"{name} does not match its checksum: the backup is truncated or altered")
+    return Backup(path, manifest)
+
+
+def check_compatible(backup: Backup) -> None:
+    """Refuse a backup whose schema is newer than this code knows."""
+    known = MigrationLoader(None, ignore_no_migrations=True).disk_migrations
+    unknown = [
+        f"{app}.{name}"
+        for app, names in backup.manifest["migrations"].items()
+        for name in names
+        if (app, name) not in known
+    ]
+    if unknown:
+        raise BackupError(f"the backup comes from newer code: unknown migrations {', '.join(unknown[:5])}")
+    engine = "postgresql" if is_postgres() else "sqlite"
+    if backup.manifest["engine"] != engine:
+        raise BackupError(f"the backup is of a {backup.manifest['engine']} database; this one is {engine}")
+
+
+def database_has_data(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    tables = set(connections[alias].introspection.table_names())
+    for label in ("accounts.User", "tasks.Project"):
+        model = apps.get_model(label)
+        if model._meta.db_table in tables and model._default_manager.using(alias).exists():
+            return True
+    return False
+
+
+def _restore_into(backup: Backup, settings_dict: dict[str, Any], name: str | None = None) -> None:
+    if backup.manifest["engine"] == "postgresql":
+        command = [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges"]
+        command += ["--single-transaction", "--exit-on-error", *_pg_target(settings_dict, name)]
+        _run([*command, str(backup.path / PG_DUMP_FILE)], _pg_environment(settings_dict), "pg_restore")
+        return
+    source = sqlite3.connect(str(backup.path / SQLITE_FILE))
+    target = sqlite3.connect(str(name or settings_dict["NAME"]))
+    try:
+        with target:
+            source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
+def _restore_media(backup: Backup, media_root: Path) -> None:
+    with tarfile.open(backup.path / MEDIA_FILE, "r:gz") as archive, tempfile.TemporaryDirectory() as scratch:
+        archive.extractall(scratch, filter="data")
+        extracted = Path(scratch) / "media"
+        if extracted.is_dir():
+            shutil.copytree(extracted, media_root, dirs_exist_ok=True)
+
+
+def compare(backup: Backup, alias: str) -> list[str]:
+    """Differences between the manifest and a database: empty when they agree."""
+    problems = []
+    counts = row_counts(alias)
+    for table, expected in backup.manifest["row_counts"].items():
+        if counts.get(table) != expected:
+            problems.append(f"{table}: {counts.get(table)} rows, the backup has {expected}")
+    checksums = content_checksums(alias)
+    for table, expected in backup.manifest["checksums"].items():
+        if checksums.get(table) != expected:
+            problems.append(f"{table}: contents differ from the backup")
+    return problems
+
+
+def restore_backup(backup: Backup, *, overwrite: bool) -> list[str]:
+    check_compatible(backup)
+    if database_has_data() and not overwrite:
+        raise BackupError("the database already holds data: pass --yes to replace it with the backup")
+    connection = connections[DEFAULT_DB_ALIAS]
+    connection.close()
+    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+        connection.close_pool()  # type: ignore[attr-defined]
+    _restore_into(backup, connection.settings_dict)
+    _restore_media(backup, Path(settings.MEDIA_ROOT))
+    return compare(backup, DEFAULT_DB_ALIAS)
+
+
+@contextmanager
+def scratch_database(backup: Backup) -> Iterator[str]:
+    """A temporary database with the backup restored, as a Django alias; dropped afterwards."""
+    base = dict(connections[DEFAULT_DB_ALIAS].settings_dict)
+    alias = f"verify_{uuid.uuid4().hex[:8]}"
+    if backup.manifest["engine"] == "postgresql":
+        name = f"{base['NAME']}_verify_{uuid.uuid4().hex[:8]}"
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        settings_dict = {**base, "NAME": name, "OPTIONS": {k: v for k, v in base["OPTIONS"].items() if k != "pool"}}
+        try:
+            _restore_into(backup, base, name)
+            connections.settings[alias] = settings_dict
+            yield alias
+        finally:
+            if alias in connections.settings:
+                connections[alias].close()
+                del connections.settings[alias]
+            with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "verify.sqlite3"
+        _restore_into(backup, base, str(path))
+        connections.settings[alias] = {**base, "NAME": str(path)}
+        try:
+            yield alias
+        finally:
+            connections[alias].close()
+            del connections.settings[alias]
+
+
+def verify_backup(backup: Backup) -> list[str]:
+    """Restore into a scratch database and compare it with the manifest; the live database is untouched."""
+    with scratch_database(backup) as alias:
+        return compare(backup, alias)
