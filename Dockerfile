@@ -15,6 +15,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PORT=8000
+# pg_dump/pg_restore for `manage.py backup` and `restore` (the nightly Render cron job).
+# Debian's postgresql-client follows the distribution's stable updates; pinning an exact
+# version would break the build at every security update.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
 WORKDIR /app
@@ -32,4 +39,4 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "timetodo.healthcheck"]
-CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port \"${PORT:-8000}\" --access-log /dev/null --websocket-max-message-size 65536 timetodo.asgi:application"]
+CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port \"${PORT:-8000}\" --access-log /dev/null --websocket-max-message-size 65536 --ping-interval \"${WS_HEARTBEAT_SECONDS:-20}\" timetodo.asgi:application"]

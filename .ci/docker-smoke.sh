@@ -53,7 +53,7 @@ export PORT="$port" DEBUG=0 SECRET_KEY="docker-smoke-runtime-key-0123456789-abcd
   ALLOWED_HOSTS=127.0.0.1 DATABASE_URL="sqlite:///$work/app.sqlite3" PATH="$work/venv/bin:$PATH"
 python manage.py migrate --noinput -v0
 echo "docker-smoke: CMD: daphne on \$PORT=$port"
-sh -c 'exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" --access-log /dev/null --websocket-max-message-size 65536 timetodo.asgi:application' \
+sh -c 'exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" --access-log /dev/null --websocket-max-message-size 65536 --ping-interval "${WS_HEARTBEAT_SECONDS:-20}" timetodo.asgi:application' \
   >"$work/daphne.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 60); do

@@ -1,11 +1,12 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import User
-from accounts.services import refresh_tokens_revoke_all
-from timetodo.streams import revoke_on_commit, user_stream
+from accounts.services import user_sessions_end
 
 
 @admin.register(User)
@@ -27,12 +28,24 @@ class UserAdmin(DjangoUserAdmin):
     @admin.action(description="Deactivate selected users (they can no longer log in)", permissions=["change"])
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         users = list(queryset.exclude(pk=str(request.user.pk)).filter(is_active=True))
-        for user in users:
-            refresh_tokens_revoke_all(user=user)
         count = queryset.filter(pk__in=[u.pk for u in users]).update(is_active=False)
         for user in users:
-            revoke_on_commit(user_stream(user.pk), "user_deactivated")  # their open sockets close
+            user_sessions_end(user=user)
         self.message_user(request, f"Deactivated {count} user(s); their sessions are revoked.", messages.SUCCESS)
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            user_sessions_end(user=obj)
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        user_sessions_end(user=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset:
+            user_sessions_end(user=user)
+        super().delete_queryset(request, queryset)
 
     @admin.action(description="Activate selected users", permissions=["change"])
     def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import User
+from timetodo.streams import revoke_on_commit, user_stream
 
 
 class AccountError(Exception):
@@ -149,3 +150,10 @@ def user_profile_update(*, user: User, full_name: str | None = None, username: s
         except IntegrityError:
             raise AccountError("username", "A user with that username already exists.") from None
     return user
+
+
+def user_sessions_end(*, user: User) -> None:
+    """A user was deactivated or deleted: every refresh token stops working and, once the
+    change commits, every open socket of theirs closes."""
+    refresh_tokens_revoke_all(user=user)
+    revoke_on_commit(user_stream(user.pk), "user_deactivated")

@@ -35,6 +35,10 @@ class NotFoundConsumer(AsyncWebsocketConsumer):
         await self.close(code=CLOSE_NOT_FOUND)
 
 
+class ReplayRefused(Exception):
+    """The socket has used up its budget for replaying the log."""
+
+
 class Subscription:
     """One followed project: the last seq this socket has, and when access was last checked."""
 
@@ -55,6 +59,21 @@ class BoardConsumer(AsyncWebsocketConsumer):
     user: User | None
     subscriptions: dict[str, Subscription]
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also after a crash, when disconnect() never runs: no group outlives its socket.
+            await self.leave_groups()
+
+    async def leave_groups(self) -> None:
+        for project_id in list(getattr(self, "subscriptions", {})):
+            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+        self.subscriptions = {}
+        user = getattr(self, "user", None)
+        if user is not None:
+            await self.channel_layer.group_discard(user_stream(user.pk), self.channel_name)
+
     async def connect(self) -> None:
         self.user = None
         self.subscriptions = {}
@@ -71,10 +90,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.auth_timer is not None:
             self.auth_timer.cancel()
-        for project_id in list(self.subscriptions):
-            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
-        if self.user is not None:
-            await self.channel_layer.group_discard(user_stream(self.user.pk), self.channel_name)
+        await self.leave_groups()
 
     async def close_unless_authenticated(self) -> None:
         await asyncio.sleep(settings.WS_AUTH_TIMEOUT_SECONDS)
@@ -122,24 +138,29 @@ class BoardConsumer(AsyncWebsocketConsumer):
             if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
                 raise protocol.BadFrame("a frame is a JSON object with a type")
             await self.dispatch_frame(frame)
-        except (ValueError, protocol.BadFrame) as exc:
+        except (ValueError, RecursionError, protocol.BadFrame) as exc:
             await self.send_json(protocol.error("bad_request", detail=str(exc)[:200]))
+        except Exception:
+            # A failure of ours (a database error...) must not kill the socket.
+            logger.exception("socket frame failed")
+            await self.send_json(protocol.error("server_error"))
 
-    def take_allowance(self) -> bool:
+    def take_allowance(self, cost: float = 1) -> bool:
         """Token bucket: WS_RATE_PER_SECOND frames a second, bursts up to WS_RATE_BURST."""
         now = time.monotonic()
         self.allowance = min(
             float(settings.WS_RATE_BURST), self.allowance + (now - self.allowance_at) * settings.WS_RATE_PER_SECOND
         )
         self.allowance_at = now
-        if self.allowance < 1:
+        if self.allowance < cost:
             return False
-        self.allowance -= 1
+        self.allowance -= cost
         return True
 
     async def dispatch_frame(self, frame: dict[str, Any]) -> None:
         kind = frame["type"]
         if kind == "ping":
+            await self.catch_up()
             await self.send_json({"type": "pong"})
         elif kind == "auth":
             await self.on_auth(frame)
@@ -163,35 +184,53 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self.authenticated(user)
 
     async def on_subscribe(self, project_id: str, since: int | None) -> None:
+        if self.user is None:
+            return
         if project_id not in self.subscriptions and len(self.subscriptions) >= settings.WS_MAX_SUBSCRIPTIONS:
             await self.send_json(protocol.error("too_many_subscriptions", project=project_id))
             return
-        if not await self.may_follow(project_id):
-            await self.send_json(protocol.error("not_found", project=project_id))
-            return
         # Join the group before reading the log: an event committed meanwhile arrives twice
         # (once here, once live) and the seq check drops the copy; none can fall between.
+        # Access and the current seq are read together, after joining.
         await self.channel_layer.group_add(project_stream(project_id), self.channel_name)
-        last_seq = await database_sync_to_async(selectors.project_last_seq)(project_id=project_id)
+        last_seq = await database_sync_to_async(selectors.followed_last_seq)(
+            user_id=self.user.pk, project_id=project_id
+        )
         if last_seq is None:
+            self.subscriptions.pop(project_id, None)
             await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
             await self.send_json(protocol.error("not_found", project=project_id))
             return
-        subscription = self.subscriptions.get(project_id) or Subscription(last_seq)
-        self.subscriptions[project_id] = subscription
+        is_new = project_id not in self.subscriptions
+        subscription = self.subscriptions.setdefault(project_id, Subscription(last_seq))
+        subscription.checked_at = time.monotonic()
+        try:
+            replayed = since is None or await self.replay(project_id, subscription, since, last_seq)
+        except ReplayRefused:
+            if is_new:
+                self.subscriptions.pop(project_id, None)
+                await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+            await self.send_json(protocol.error("rate_limited", project=project_id, retry_after=1))
+            return
         if since is None:
             subscription.seq = last_seq
-        else:
-            if not await self.replay(project_id, subscription, since, last_seq):
-                subscription.seq = last_seq
-                await self.send_json({"type": "resync_required", "project": project_id, "seq": last_seq})
-                return
-        await self.send_json({"type": "subscribed", "project": project_id, "seq": subscription.seq})
+        elif not replayed:
+            if project_id not in self.subscriptions:
+                return  # the replay ended in a revocation
+            subscription.seq = last_seq
+            await self.send_json({"type": "resync_required", "project": project_id, "seq": last_seq})
+            return
+        if project_id in self.subscriptions:
+            await self.send_json({"type": "subscribed", "project": project_id, "seq": subscription.seq})
 
     async def replay(self, project_id: str, subscription: Subscription, since: int, last_seq: int) -> bool:
         """Send every event after `since` from the log; False if `since` is outside the window."""
         if since > last_seq or last_seq - since > settings.WS_REPLAY_MAX_EVENTS:
             return False
+        # Replays are charged to the frame budget: re-subscribing in a loop cannot make the
+        # server push the log again and again.
+        if not self.take_allowance(cost=(last_seq - since) / settings.WS_REPLAY_EVENTS_PER_FRAME):
+            raise ReplayRefused
         events = await database_sync_to_async(selectors.events_between)(
             project_id=project_id, after=since, up_to=last_seq
         )
@@ -200,7 +239,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return False
         subscription.seq = since
         for activity in events:
-            await self.deliver(project_id, event_payload(activity), path="replay")
+            if not await self.deliver(project_id, event_payload(activity), path="replay"):
+                return project_id in self.subscriptions and subscription.seq == last_seq
         return True
 
     async def on_unsubscribe(self, project_id: str) -> None:
@@ -211,6 +251,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
     # Messages from the channel layer
 
     async def stream_event(self, message: dict[str, Any]) -> None:
+        try:
+            await self.on_event(message)
+        except Exception:
+            # Never lose the socket over one event: the next one (or a ping) refills the gap.
+            logger.exception("delivering an event failed")
+
+    async def on_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
         project_id = event["project"]
         subscription = self.subscriptions.get(project_id)
@@ -228,23 +275,48 @@ class BoardConsumer(AsyncWebsocketConsumer):
             DELIVERY_LAG.observe(max(0.0, (timezone.now() - datetime.fromisoformat(event["at"])).total_seconds()))
 
     async def refill(self, project_id: str, subscription: Subscription, up_to: int) -> None:
-        """The layer dropped something: fetch the missing events from the log, in order."""
-        events = await database_sync_to_async(selectors.events_between)(
-            project_id=project_id, after=subscription.seq, up_to=up_to
-        )
+        """The layer dropped something: fetch the missing events from the log, in order; a
+        gap too big to refill asks the client to reload instead."""
+        if up_to - subscription.seq > settings.WS_REPLAY_MAX_EVENTS:
+            events = []
+        else:
+            events = await database_sync_to_async(selectors.events_between)(
+                project_id=project_id, after=subscription.seq, up_to=up_to
+            )
+        if len(events) != up_to - subscription.seq:
+            subscription.seq = up_to
+            await self.send_json({"type": "resync_required", "project": project_id, "seq": up_to})
+            return
         for activity in events:
-            await self.deliver(project_id, event_payload(activity), path="refill")
+            if not await self.deliver(project_id, event_payload(activity), path="refill"):
+                return
 
-    async def deliver(self, project_id: str, event: dict[str, Any], *, path: str, text: str | None = None) -> None:
-        subscription = self.subscriptions[project_id]
+    async def catch_up(self) -> None:
+        """On each ping: a dropped last event has no later one to reveal the gap, so compare
+        every subscription with the log now."""
+        for project_id, subscription in list(self.subscriptions.items()):
+            last_seq = await database_sync_to_async(selectors.project_last_seq)(project_id=project_id)
+            if last_seq is None:
+                await self.revoke(project_id)
+            elif last_seq > subscription.seq:
+                await self.refill(project_id, subscription, last_seq)
+
+    async def deliver(self, project_id: str, event: dict[str, Any], *, path: str, text: str | None = None) -> bool:
+        """Send the next event of a subscription; False once the subscription has ended."""
+        subscription = self.subscriptions.get(project_id)
+        if subscription is None:
+            return False
         if event["seq"] != subscription.seq + 1:
-            return
-        if self.user is not None and event["verb"] == "member.removed" and event["target_id"] == str(self.user.pk):
-            await self.revoke(project_id)
-            return
+            return True
+        user = self.user
+        own_removal = user is not None and event["verb"] == "member.removed" and event["target_id"] == str(user.pk)
+        if own_removal and not await self.may_follow(project_id):
+            await self.revoke(project_id)  # (a removal followed by a re-add is history, not a revocation)
+            return False
         subscription.seq = event["seq"]
         await self.send(text_data=text) if text is not None else await self.send_json(event)
         EVENTS_DELIVERED.labels(path=path).inc()
+        return True
 
     async def stream_revoke(self, message: dict[str, Any]) -> None:
         """A project was deleted or the user deactivated: re-check every subscription now."""

@@ -170,6 +170,16 @@ def project_last_seq(*, project_id: Any) -> int | None:
     return Project.objects.filter(pk=project_id).values_list("last_seq", flat=True).first()
 
 
+def followed_last_seq(*, user_id: Any, project_id: Any) -> int | None:
+    """The project's last seq if the user may follow it, else None: one read, so access and
+    position are taken at the same moment."""
+    return (
+        Project.objects.filter(pk=project_id, memberships__user_id=user_id, memberships__user__is_active=True)
+        .values_list("last_seq", flat=True)
+        .first()
+    )
+
+
 def events_between(*, project_id: Any, after: int, up_to: int) -> list[Activity]:
     """Events with after < seq <= up_to, oldest first."""
     return list(Activity.objects.filter(project_id=project_id, seq__gt=after, seq__lte=up_to).order_by("seq"))

@@ -200,6 +200,8 @@ WS_REPLAY_MAX_AGE = timedelta(hours=env.number("WS_REPLAY_MAX_AGE_HOURS", 24, mi
 WS_ACCESS_RECHECK_SECONDS = env.number("WS_ACCESS_RECHECK_SECONDS", 30, minimum=1)
 WS_RATE_PER_SECOND = env.number("WS_RATE_PER_SECOND", 20, minimum=1)
 WS_RATE_BURST = env.number("WS_RATE_BURST", 40, minimum=1)
+# A subscribe that replays N events costs N / this many frames of the budget above.
+WS_REPLAY_EVENTS_PER_FRAME = env.number("WS_REPLAY_EVENTS_PER_FRAME", 50, minimum=1)
 
 # Operations
 METRICS_TOKEN = env.text("METRICS_TOKEN")

@@ -364,3 +364,99 @@ async def test_frames_are_rate_limited(team: Team, sockets, settings) -> None:
         answers.append((await socket.receive())["type"])
     assert answers.count("pong") <= 3
     assert "error" in answers
+
+
+# Review findings: robustness and edge cases
+
+
+async def test_deeply_nested_frames_are_bad_requests(team: Team, sockets) -> None:
+    socket = await open_socket(sockets)
+    await socket.communicator.send_to(text_data="[" * 5000 + "]" * 5000)
+    assert (await socket.receive())["code"] == "bad_request"
+    await socket.send({"type": "ping"})
+    assert await socket.receive() == {"type": "pong"}
+
+
+async def test_resuming_across_a_removal_and_re_add_keeps_the_subscription(team: Team, sockets) -> None:
+    viewer = team.users["viewer"]
+    await rest(team.clients["admin"], "delete", team.url(f"members/{viewer.pk}/"))
+    await rest(team.clients["admin"], "post", team.url("members/"), {"user": str(viewer.pk), "role": "viewer"})
+    socket = await open_socket(sockets)
+    await socket.login(viewer)
+    await socket.send({"type": "subscribe", "project": str(team.project.pk), "since": 0})
+    frames = [await socket.receive() for _ in range(3)]
+    assert [f.get("verb") or f["type"] for f in frames] == ["member.removed", "member.added", "subscribed"]
+    await create_task(team)
+    assert (await socket.receive())["seq"] == 3
+
+
+async def test_a_refused_resubscribe_ends_the_old_subscription(team: Team, sockets) -> None:
+    socket = await open_socket(sockets)
+    await socket.login(team.users["viewer"])
+    await socket.subscribe(team.project.pk)
+    await sync_to_async(Membership.objects.filter(user=team.users["viewer"]).delete)()
+    assert (await socket.subscribe(team.project.pk))["code"] == "not_found"
+    await create_task(team)
+    assert await socket.nothing()
+
+
+async def test_a_lost_last_event_is_recovered_on_ping(team: Team, sockets, monkeypatch) -> None:
+    from tasks.services import common
+
+    socket = await open_socket(sockets)
+    await socket.login(team.users["viewer"])
+    await socket.subscribe(team.project.pk)
+    monkeypatch.setattr(common, "publish_on_commit", lambda stream, event: None)  # the layer loses it
+    await create_task(team, "quiet project")
+    assert await socket.nothing()
+    await socket.send({"type": "ping"})
+    event = await socket.receive()
+    assert (event["seq"], event["data"]["title"]) == (1, "quiet project")
+    assert await socket.receive() == {"type": "pong"}
+
+
+async def test_a_gap_too_big_to_refill_asks_for_a_resync(team: Team, sockets, monkeypatch, settings) -> None:
+    from tasks.services import common
+
+    settings.WS_REPLAY_MAX_EVENTS = 1
+    socket = await open_socket(sockets)
+    await socket.login(team.users["viewer"])
+    await socket.subscribe(team.project.pk)
+    original = common.publish_on_commit
+    monkeypatch.setattr(common, "publish_on_commit", lambda stream, event: None)
+    await create_task(team, "lost 1")
+    await create_task(team, "lost 2")
+    monkeypatch.setattr(common, "publish_on_commit", original)
+    await create_task(team, "arrives")
+    assert await socket.receive() == {"type": "resync_required", "project": str(team.project.pk), "seq": 2}
+    assert (await socket.receive())["seq"] == 3
+
+
+async def test_replays_are_charged_to_the_rate_limit(team: Team, sockets, settings) -> None:
+    settings.WS_REPLAY_EVENTS_PER_FRAME = 1
+    settings.WS_RATE_PER_SECOND = 1
+    settings.WS_RATE_BURST = 6  # auth 1 + subscribe 1 + a replay of 3 events 3
+    for n in range(3):
+        await create_task(team, f"t{n}")
+    socket = await open_socket(sockets)
+    await socket.login(team.users["viewer"])
+    await socket.send({"type": "subscribe", "project": str(team.project.pk), "since": 0})
+    assert [(await socket.receive())["type"] for _ in range(4)] == ["event", "event", "event", "subscribed"]
+    await socket.send({"type": "subscribe", "project": str(team.project.pk), "since": 0})
+    assert (await socket.receive())["code"] == "rate_limited"
+
+
+async def test_deactivating_in_the_admin_form_closes_the_users_sockets(team: Team, sockets) -> None:
+    viewer = team.users["viewer"]
+    socket = await open_socket(sockets)
+    await socket.login(viewer)
+    operator = Client()
+    root = await sync_to_async(User.objects.create_superuser)(username="root", email="r@x.io", password="x" * 12)
+    await sync_to_async(operator.force_login)(root)
+    response = await sync_to_async(operator.post)(
+        f"/admin/accounts/user/{viewer.pk}/change/",
+        {"username": viewer.username, "email": viewer.email, "full_name": viewer.full_name},  # is_active unticked
+        secure=True,
+    )
+    assert response.status_code == 302, response.content[:500]
+    assert await socket.closed_with() == 4401

@@ -70,6 +70,18 @@ def test_render_wires_database_redis_and_a_generated_secret(web) -> None:
     assert variables["TRUSTED_PROXY_COUNT"]["value"] == "1"
 
 
+def test_render_runs_a_nightly_verified_backup(render) -> None:
+    cron = next(s for s in render["services"] if s["type"] == "cron")
+    assert cron["schedule"].split()[2:] == ["*", "*", "*"]  # every day
+    assert cron["dockerCommand"].startswith("python manage.py backup")
+    assert "--verify" in cron["dockerCommand"]
+    assert env_vars(cron)["DATABASE_URL"]["fromDatabase"]["name"] == "timetodo-db"
+
+
+def test_the_image_has_the_postgresql_client_for_backups() -> None:
+    assert "postgresql-client" in (ROOT / "Dockerfile").read_text()
+
+
 def test_render_database_and_key_value_store(render) -> None:
     database = next(d for d in render["databases"] if d["name"] == "timetodo-db")
     assert str(database["postgresMajorVersion"]) == "15"
