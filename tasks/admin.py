@@ -106,6 +106,24 @@ class TaskAdmin(admin.ModelAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
+@admin.register(Column)
+class ColumnAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "position", "wip_limit", "is_done"]
+    list_filter = ["is_done"]
+    list_select_related = ["project"]
+    search_fields = ["name", "project__key"]
+    raw_id_fields = ["project"]
+
+
+@admin.register(Comment)
+class CommentAdmin(admin.ModelAdmin):
+    list_display = ["task", "author", "edited", "created_at"]
+    list_filter = ["edited"]
+    list_select_related = ["task__project", "author"]
+    search_fields = ["body", "author__username", "task__title"]
+    raw_id_fields = ["task", "author"]
+
+
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):
     list_display = ["name", "color", "project"]

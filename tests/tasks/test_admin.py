@@ -77,3 +77,44 @@ def test_change_pages_do_not_grow_queries_with_inline_rows(team: Team, operator:
         Membership.objects.create(project=team.project, user=UserFactory.create(), role="member")
         team.clients["member"].post(f"/api/v1/tasks/{task['id']}/comments/", {"body": f"c{n}"}, format="json")
     assert queries_for(operator, url) == few
+
+
+ADMIN_PAGES = [
+    "accounts/user/",
+    "tasks/project/",
+    "tasks/membership/",
+    "tasks/column/",
+    "tasks/label/",
+    "tasks/sprint/",
+    "tasks/task/",
+    "tasks/comment/",
+    "tasks/activity/",
+]
+
+
+@pytest.mark.parametrize("page", ADMIN_PAGES)
+def test_every_model_has_an_admin_page_for_staff_only(team: Team, operator: Client, page: str) -> None:
+    team.create_task()
+    assert operator.get(f"/admin/{page}", secure=True).status_code == 200
+    anonymous = Client().get(f"/admin/{page}", secure=True)
+    assert anonymous.status_code == 302
+    plain = Client()
+    plain.force_login(team.users["member"])
+    assert plain.get(f"/admin/{page}", secure=True).status_code == 302  # to the admin login
+
+
+@pytest.mark.parametrize("page", ["tasks/membership/", "tasks/column/", "tasks/comment/", "tasks/label/"])
+def test_more_changelists_do_not_grow_queries_with_rows(team: Team, operator: Client, page: str) -> None:
+    from tasks.models import Label
+
+    def add_rows(n: int) -> None:
+        for i in range(n):
+            task = team.create_task(title=f"t{i}")
+            team.clients["member"].post(f"/api/v1/tasks/{task['id']}/comments/", {"body": "c"}, format="json")
+            Label.objects.create(project=team.project, name=f"l{Label.objects.count()}", color="#000000")
+
+    add_rows(1)
+    queries_for(operator, f"/admin/{page}")
+    few = queries_for(operator, f"/admin/{page}")
+    add_rows(5)
+    assert queries_for(operator, f"/admin/{page}") == few

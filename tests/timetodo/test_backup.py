@@ -177,3 +177,20 @@ def test_a_missing_pg_dump_or_dead_database_is_a_clear_error(tmp_path: Path) -> 
     assert dead.returncode != 0
     assert "unreachable" in dead.stderr
     assert "Traceback" not in dead.stderr
+
+
+@requires_postgres
+def test_a_missing_pg_dump_is_a_clear_error(tmp_path: Path) -> None:
+    with postgres_database(tmp_path) as url:
+        environ = {"PATH": "/nonexistent", "DEBUG": "1", "DATABASE_URL": url}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "backup", "--output", str(tmp_path)],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode != 0
+    assert "pg_dump is not installed" in result.stderr
+    assert not list(tmp_path.glob("timetodo-*"))  # no half-written backup left behind
