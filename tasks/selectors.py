@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import PRIORITY_RANK, Activity, Column, Comment, Label, Membership, Project, Sprint, Task
@@ -183,3 +185,74 @@ def followed_last_seq(*, user_id: Any, project_id: Any) -> int | None:
 def events_between(*, project_id: Any, after: int, up_to: int) -> list[Activity]:
     """Events with after < seq <= up_to, oldest first."""
     return list(Activity.objects.filter(project_id=project_id, seq__gt=after, seq__lte=up_to).order_by("seq"))
+
+
+# Sprints
+
+
+def sprint_for_user(*, user: User, sprint_id: Any) -> tuple[Sprint, str]:
+    sprint = Sprint.objects.filter(pk=uuid_or_404(sprint_id), project__memberships__user=user).first()
+    if sprint is None:
+        raise NotFound("Not found.")
+    return sprint, _role_of_member(user, sprint.project_id)
+
+
+def burndown(*, sprint: Sprint, today: datetime.date | None = None) -> dict[str, Any]:
+    """Points of the sprint's tasks not done at the end of each day, replayed from the
+    activity log (a task done on day 3 and reopened on day 5 counts as done on days 3-4).
+    Days after today have no value yet."""
+    if sprint.start_date is None or sprint.end_date is None:
+        return {"dates": [], "ideal": [], "remaining": [], "total_points": 0}
+    today = today or timezone.now().date()
+    days = [
+        sprint.start_date + datetime.timedelta(days=n) for n in range((sprint.end_date - sprint.start_date).days + 1)
+    ]
+    sprint_id = str(sprint.pk)
+    history = Activity.objects.filter(project_id=sprint.project_id, target_type="task")
+    candidates = set(history.filter(data__sprint=sprint_id).values_list("task_id", flat=True))
+    candidates |= set(Task.objects.filter(sprint=sprint).values_list("pk", flat=True))
+    timelines: dict[Any, list[tuple[datetime.datetime, dict[str, Any] | None]]] = {}
+    for task_id, at, data in (
+        history.filter(task_id__in=candidates).order_by("seq").values_list("task_id", "created_at", "data")
+    ):
+        timelines.setdefault(task_id, []).append((at, data))
+    remaining: list[int | None] = []
+    for day in days:
+        if day > today:
+            remaining.append(None)
+            continue
+        end_of_day = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=datetime.UTC)
+        points = 0
+        for timeline in timelines.values():
+            state = None
+            for at, data in timeline:
+                if at >= end_of_day:
+                    break
+                state = data
+            if state and state.get("sprint") == sprint_id and not state.get("is_done"):
+                points += int(state.get("story_points") or 0)
+        remaining.append(points)
+    total = sprint.committed_points if sprint.committed_points is not None else (remaining[0] or 0)
+    steps = max(len(days) - 1, 1)
+    ideal = [round(total * (1 - n / steps), 2) for n in range(len(days))]
+    return {"dates": days, "ideal": ideal, "remaining": remaining, "total_points": total}
+
+
+def velocity(*, project: Project, last: int) -> dict[str, Any]:
+    completed = list(
+        Sprint.objects.filter(project=project, status="completed").order_by("-end_date", "-created_at")[:last]
+    )
+    completed.reverse()
+    points = [s.completed_points or 0 for s in completed]
+    return {
+        "sprints": [
+            {
+                "sprint": s.pk,
+                "name": s.name,
+                "committed_points": s.committed_points,
+                "completed_points": s.completed_points,
+            }
+            for s in completed
+        ],
+        "average": round(sum(points) / len(points), 2) if points else None,
+    }

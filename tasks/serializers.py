@@ -21,6 +21,7 @@ from tasks.models import (
     Project,
     ProjectStatus,
     Role,
+    Sprint,
     Task,
 )
 
@@ -328,3 +329,64 @@ class BulkSerializer(serializers.Serializer[dict[str, Any]]):
 
 class CommentWriteSerializer(serializers.Serializer[dict[str, Any]]):
     body = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
+
+
+# Sprints
+
+
+class SprintSerializer(serializers.ModelSerializer[Sprint]):
+    class Meta:
+        model = Sprint
+        fields = [
+            "id",
+            "project",
+            "name",
+            "goal",
+            "start_date",
+            "end_date",
+            "status",
+            "committed_points",
+            "completed_points",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class SprintWriteSerializer(serializers.Serializer[dict[str, Any]]):
+    name = serializers.CharField(max_length=100)
+    goal = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
+    start_date = serializers.DateField(required=False, allow_null=True)
+    end_date = serializers.DateField(required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("start_date"), attrs.get("end_date")
+        if start and end and end < start:
+            raise serializers.ValidationError({"end_date": ["The end date is before the start date."]})
+        return attrs
+
+
+class SprintUpdateSerializer(SprintWriteSerializer):
+    name = serializers.CharField(max_length=100, required=False)
+
+
+class SprintCompleteSerializer(serializers.Serializer[dict[str, Any]]):
+    move_open_tasks_to = serializers.UUIDField(required=False, allow_null=True)
+
+
+class BurndownSerializer(serializers.Serializer[dict[str, Any]]):
+    dates = serializers.ListField(child=serializers.DateField())
+    ideal = serializers.ListField(child=serializers.FloatField())
+    remaining = serializers.ListField(child=serializers.IntegerField(allow_null=True))
+    total_points = serializers.IntegerField()
+
+
+class VelocitySprintSerializer(serializers.Serializer[dict[str, Any]]):
+    sprint = serializers.UUIDField()
+    name = serializers.CharField()
+    committed_points = serializers.IntegerField(allow_null=True)
+    completed_points = serializers.IntegerField(allow_null=True)
+
+
+class VelocitySerializer(serializers.Serializer[dict[str, Any]]):
+    sprints = VelocitySprintSerializer(many=True)
+    average = serializers.FloatField(allow_null=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.api import projects, tasks
+from tasks.api import projects, sprints, tasks
 
 urlpatterns = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -26,6 +26,12 @@ urlpatterns = [
     ),
     path("projects/<str:project_id>/board/", projects.BoardView.as_view(), name="board"),
     path("projects/<str:project_id>/activity/", projects.ProjectActivityView.as_view(), name="project-activity"),
+    path("projects/<str:project_id>/sprints/", sprints.ProjectSprintsView.as_view(), name="sprint-list"),
+    path("projects/<str:project_id>/velocity/", sprints.ProjectVelocityView.as_view(), name="velocity"),
+    path("sprints/<str:sprint_id>/", sprints.SprintDetailView.as_view(), name="sprint-detail"),
+    path("sprints/<str:sprint_id>/start/", sprints.SprintStartView.as_view(), name="sprint-start"),
+    path("sprints/<str:sprint_id>/complete/", sprints.SprintCompleteView.as_view(), name="sprint-complete"),
+    path("sprints/<str:sprint_id>/burndown/", sprints.SprintBurndownView.as_view(), name="sprint-burndown"),
     path("tasks/", tasks.TaskListView.as_view(), name="task-list"),
     path("tasks/bulk/", tasks.TaskBulkView.as_view(), name="task-bulk"),
     path("tasks/<str:task_id>/", tasks.TaskDetailView.as_view(), name="task-detail"),

@@ -40,7 +40,10 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.append("400")  # a bad filter, page size or other query parameter
             if "{" in path or (path in ("/api/v1/tasks/", "/api/v1/tasks/bulk/") and method == "post"):
                 codes.append("404")
-            if path.startswith(("/api/v1/projects/", "/api/v1/tasks/", "/api/v1/comments/")) and method != "get":
+            if (
+                path.startswith(("/api/v1/projects/", "/api/v1/tasks/", "/api/v1/comments/", "/api/v1/sprints/"))
+                and method != "get"
+            ):
                 codes += ["403", "409"]
             responses = operation.setdefault("responses", {})
             for code in codes:

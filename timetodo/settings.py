@@ -187,6 +187,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # PATCH bodies are already partial where they may be; required fields stay required.
     "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "tasks.models.ProjectStatus",
+        "SprintStatusEnum": "tasks.models.SprintStatus",
+    },
 }
 
 # Live sockets (/ws/)

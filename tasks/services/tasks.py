@@ -67,8 +67,13 @@ def _labels(project: Project, label_ids: list[Any], field: str = "labels") -> li
 
 
 def _check_sprint(project: Project, sprint_id: Any) -> None:
-    if sprint_id is not None and not Sprint.objects.filter(project=project, pk=sprint_id).exists():
+    if sprint_id is None:
+        return
+    status = Sprint.objects.filter(project=project, pk=sprint_id).values_list("status", flat=True).first()
+    if status is None:
         raise Invalid({"sprint": ["No such sprint in this project."]})
+    if status == "completed":
+        raise Invalid({"sprint": ["That sprint is completed; tasks cannot join it."]})
 
 
 def _check_parent(project: Project, task_id: Any, parent_id: Any) -> None:

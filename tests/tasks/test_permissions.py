@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tasks.models import Comment, Label, Membership, Project
+from tasks.models import Comment, Label, Membership, Project, Sprint
 from tests.factories import UserFactory
 from tests.tasks.conftest import ROLES, Team
 
@@ -126,7 +127,35 @@ CASES: list[tuple[str, Callable[[Team], tuple[str, str, dict[str, Any]]], Expect
         expect(200, 403, 403, 403),
     ),
     ("delete project", lambda t: ("delete", t.url(), {}), expect(204, 403, 403, 403)),
+    ("list sprints", lambda t: ("get", t.url("sprints/"), {}), expect(200, 200, 200, 200)),
+    ("create sprint", lambda t: ("post", t.url("sprints/"), {"name": "S"}), expect(201, 201, 403, 403)),
+    ("read sprint", lambda t: ("get", f"/api/v1/sprints/{sprint_of(t).pk}/", {}), expect(200, 200, 200, 200)),
+    (
+        "edit sprint",
+        lambda t: ("patch", f"/api/v1/sprints/{sprint_of(t).pk}/", {"name": "T"}),
+        expect(200, 200, 403, 403),
+    ),
+    ("delete sprint", lambda t: ("delete", f"/api/v1/sprints/{sprint_of(t).pk}/", {}), expect(204, 204, 403, 403)),
+    ("start sprint", lambda t: ("post", f"/api/v1/sprints/{sprint_of(t).pk}/start/", {}), expect(200, 200, 403, 403)),
+    (
+        "complete sprint",
+        lambda t: ("post", f"/api/v1/sprints/{sprint_of(t, active=True).pk}/complete/", {}),
+        expect(200, 200, 403, 403),
+    ),
+    ("burndown", lambda t: ("get", f"/api/v1/sprints/{sprint_of(t).pk}/burndown/", {}), expect(200, 200, 200, 200)),
+    ("velocity", lambda t: ("get", t.url("velocity/"), {}), expect(200, 200, 200, 200)),
 ]
+
+
+def sprint_of(team: Team, active: bool = False) -> Sprint:
+    sprint = Sprint.objects.create(
+        project=team.project,
+        name="S",
+        start_date=datetime.date(2026, 3, 2),
+        end_date=datetime.date(2026, 3, 6),
+        status="active" if active else "planned",
+    )
+    return sprint
 
 
 def comment_by(team: Team, role: str) -> Comment:
