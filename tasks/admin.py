@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from tasks.models import Activity, Column, Comment, Label, Membership, Project, ProjectStatus, Sprint, Task
+from tasks.models import Activity, Column, Comment, Label, Membership, Project, ProjectStatus, Sprint, Task, TimeEntry
 
 
 class MembershipInline(admin.TabularInline):
@@ -122,6 +122,15 @@ class CommentAdmin(admin.ModelAdmin):
     list_select_related = ["task__project", "author"]
     search_fields = ["body", "author__username", "task__title"]
     raw_id_fields = ["task", "author"]
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(admin.ModelAdmin):
+    list_display = ["task", "user", "started_at", "ended_at", "minutes"]
+    list_filter = [("user", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["task__project", "user"]
+    search_fields = ["task__title", "user__username", "note"]
+    raw_id_fields = ["task", "user"]
 
 
 @admin.register(Label)

@@ -228,3 +228,36 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.verb}"
+
+
+class TimeEntry(models.Model):
+    """Time a user spent on a task: finished (`ended_at` set) or a running timer."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="time_entries")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="time_entries")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Whole minutes of a finished entry; a running one is counted up to now when read.
+    minutes = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "time entries"
+        constraints = [
+            # Never two running timers for one user, whatever the concurrency.
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(ended_at__isnull=True), name="one_running_timer_per_user"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gt=models.F("started_at")),
+                name="time_entry_ends_after_it_starts",
+            ),
+        ]
+        indexes = [models.Index(fields=["task", "started_at"]), models.Index(fields=["user", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.task_id}: {self.minutes} min"

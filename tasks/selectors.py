@@ -11,7 +11,7 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import PRIORITY_RANK, Activity, Column, Comment, Label, Membership, Project, Sprint, Task
+from tasks.models import PRIORITY_RANK, Activity, Column, Comment, Label, Membership, Project, Sprint, Task, TimeEntry
 from timetodo.errors import NotFound
 
 
@@ -78,17 +78,30 @@ def _task_queryset(*, with_project: bool = True) -> QuerySet[Task]:
     return Task.objects.select_related(*related).only(*columns)
 
 
-def with_label_ids(tasks: Iterable[Task]) -> list[Task]:
-    """Give each task its `label_ids` (what TaskSerializer shows) in one query on the link
-    table: cheaper than prefetching Label objects, which boards would do a thousand at a time."""
+def prepare_tasks(tasks: Iterable[Task]) -> list[Task]:
+    """Attach what TaskSerializer shows beyond the task row, in two queries for any number
+    of tasks: `label_ids` (from the link table: cheaper than prefetching Label objects,
+    which boards would do a thousand at a time) and `running_minutes` (timers running on
+    the task now; finished entries are already summed in `spent_minutes`)."""
     tasks = list(tasks)
     by_task: dict[Any, list[Any]] = {task.pk: [] for task in tasks}
-    links = Task.labels.through.objects.filter(task_id__in=list(by_task)).values_list("task_id", "label_id")
-    for task_id, label_id in links if by_task else ():
-        by_task[task_id].append(label_id)
+    running: dict[Any, int] = {}
+    if by_task:
+        links = Task.labels.through.objects.filter(task_id__in=list(by_task)).values_list("task_id", "label_id")
+        for task_id, label_id in links:
+            by_task[task_id].append(label_id)
+        now = timezone.now()
+        timers = TimeEntry.objects.filter(task_id__in=list(by_task), ended_at__isnull=True)
+        for task_id, started_at in timers.values_list("task_id", "started_at"):
+            running[task_id] = running.get(task_id, 0) + elapsed_minutes(started_at, now)
     for task in tasks:
         task.label_ids = by_task[task.pk]  # type: ignore[attr-defined]
+        task.running_minutes = running.get(task.pk, 0)  # type: ignore[attr-defined]
     return tasks
+
+
+def elapsed_minutes(started_at: datetime.datetime, until: datetime.datetime) -> int:
+    return max(0, int((until - started_at).total_seconds() // 60))
 
 
 def tasks_for_user(*, user: User) -> QuerySet[Task]:
@@ -102,7 +115,7 @@ def tasks_of_project(*, project: Project) -> QuerySet[Task]:
 
 def task_for_display(*, task_id: Any) -> Task:
     """One task as TaskSerializer shows it (the caller has already authorized it)."""
-    return with_label_ids([_task_queryset().get(pk=task_id)])[0]
+    return prepare_tasks([_task_queryset().get(pk=task_id)])[0]
 
 
 def task_for_user(*, user: User, task_id: Any) -> tuple[Task, str]:
@@ -110,14 +123,14 @@ def task_for_user(*, user: User, task_id: Any) -> tuple[Task, str]:
     task = tasks_for_user(user=user).filter(pk=uuid_or_404(task_id)).first()
     if task is None:
         raise NotFound("Not found.")
-    with_label_ids([task])
+    prepare_tasks([task])
     return task, _role_of_member(user, task.project_id)
 
 
 def board(*, project: Project) -> list[Column]:
     """Every column with its tasks in order: three queries whatever the number of tasks."""
     columns = list(columns_of(project=project))
-    tasks = with_label_ids(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position"))
+    tasks = prepare_tasks(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position"))
     by_column: dict[Any, list[Task]] = {column.pk: [] for column in columns}
     for task in tasks:
         task.project = project  # already loaded; saves a join per row
@@ -256,3 +269,56 @@ def velocity(*, project: Project, last: int) -> dict[str, Any]:
         ],
         "average": round(sum(points) / len(points), 2) if points else None,
     }
+
+
+# Time tracking
+
+
+def time_entries_for_user(*, user: User) -> QuerySet[TimeEntry]:
+    """Entries on tasks of the user's projects (everyone's, as the project's members see them)."""
+    return TimeEntry.objects.filter(task__project__memberships__user=user)
+
+
+def time_entry_for_user(*, user: User, entry_id: Any) -> tuple[TimeEntry, str]:
+    entry = (
+        TimeEntry.objects.select_related("task")
+        .filter(pk=uuid_or_404(entry_id), task__project__memberships__user=user)
+        .first()
+    )
+    if entry is None:
+        raise NotFound("Not found.")
+    return entry, _role_of_member(user, entry.task.project_id)
+
+
+def running_timer(*, user: User) -> TimeEntry | None:
+    return TimeEntry.objects.filter(user=user, ended_at__isnull=True).first()
+
+
+def time_report(
+    *, project: Project, date_from: datetime.date | None, date_to: datetime.date | None, group_by: str
+) -> dict[str, Any]:
+    """Minutes per user, task or day (UTC) over a date range; running timers count up to now."""
+    entries = TimeEntry.objects.filter(task__project=project).select_related("user", "task")
+    if date_from is not None:
+        entries = entries.filter(started_at__date__gte=date_from)
+    if date_to is not None:
+        entries = entries.filter(started_at__date__lte=date_to)
+    now = timezone.now()
+    rows: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        minutes = entry.minutes if entry.ended_at is not None else elapsed_minutes(entry.started_at, now)
+        if group_by == "user":
+            key, label = str(entry.user_id), entry.user.full_name or entry.user.username
+        elif group_by == "task":
+            key, label = str(entry.task_id), f"{project.key}-{entry.task.number} {entry.task.title}"
+        else:
+            day = entry.started_at.astimezone(datetime.UTC).date().isoformat()
+            key, label = day, day
+        row = rows.setdefault(key, {"key": key, "label": label, "minutes": 0})
+        row["minutes"] += minutes
+    ordered = (
+        sorted(rows.values(), key=lambda row: row["key"])
+        if group_by == "day"
+        else sorted(rows.values(), key=lambda row: (-row["minutes"], row["label"]))
+    )
+    return {"total_minutes": sum(row["minutes"] for row in ordered), "rows": ordered}

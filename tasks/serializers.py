@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import User
@@ -23,6 +24,7 @@ from tasks.models import (
     Role,
     Sprint,
     Task,
+    TimeEntry,
 )
 
 # Output
@@ -119,7 +121,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
         read_only_fields = fields
 
     def get_labels(self, task: Task) -> list[str]:
-        # Attached by selectors.with_label_ids: no query here.
+        # Attached by selectors.prepare_tasks: no query here.
         return sorted(str(pk) for pk in task.label_ids)  # type: ignore[attr-defined]
 
     def to_representation(self, task: Task) -> dict[str, Any]:
@@ -146,7 +148,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
             "labels": self.get_labels(task),
             "story_points": task.story_points,
             "estimate_minutes": task.estimate_minutes,
-            "spent_minutes": task.spent_minutes,
+            "spent_minutes": task.spent_minutes + getattr(task, "running_minutes", 0),
             "due_date": task.due_date.isoformat() if task.due_date is not None else None,
             "sprint": _uuid(task.sprint_id),
             "parent": _uuid(task.parent_id),
@@ -390,3 +392,59 @@ class VelocitySprintSerializer(serializers.Serializer[dict[str, Any]]):
 class VelocitySerializer(serializers.Serializer[dict[str, Any]]):
     sprints = VelocitySprintSerializer(many=True)
     average = serializers.FloatField(allow_null=True)
+
+
+# Time tracking
+
+
+class TimeEntrySerializer(serializers.ModelSerializer[TimeEntry]):
+    class Meta:
+        model = TimeEntry
+        fields = ["id", "task", "user", "started_at", "ended_at", "minutes", "note", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def to_representation(self, entry: TimeEntry) -> dict[str, Any]:
+        data = super().to_representation(entry)
+        if entry.ended_at is None:  # a running timer counts up to now
+            data["minutes"] = max(0, int((timezone.now() - entry.started_at).total_seconds() // 60))
+        return data
+
+
+MAX_ENTRY_MINUTES = 24 * 60
+
+
+class TimeEntryCreateSerializer(serializers.Serializer[dict[str, Any]]):
+    task = serializers.UUIDField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(required=False)
+    minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES, required=False)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("ended_at" in attrs) == ("minutes" in attrs):
+            raise serializers.ValidationError({"ended_at": ["Give either ended_at or minutes."]})
+        return attrs
+
+
+class TimeEntryUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+    started_at = serializers.DateTimeField(required=False)
+    ended_at = serializers.DateTimeField(required=False)
+    minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES, required=False)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "ended_at" in attrs and "minutes" in attrs:
+            raise serializers.ValidationError({"ended_at": ["Give either ended_at or minutes."]})
+        return attrs
+
+
+class ReportRowSerializer(serializers.Serializer[dict[str, Any]]):
+    key = serializers.CharField()
+    # DRF pops declared fields off the class, so this does not shadow Field.label.
+    label = serializers.CharField()  # type: ignore[assignment]
+    minutes = serializers.IntegerField()
+
+
+class TimeReportSerializer(serializers.Serializer[dict[str, Any]]):
+    total_minutes = serializers.IntegerField()
+    rows = ReportRowSerializer(many=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.api import projects, sprints, tasks
+from tasks.api import projects, sprints, tasks, time
 
 urlpatterns = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -32,6 +32,12 @@ urlpatterns = [
     path("sprints/<str:sprint_id>/start/", sprints.SprintStartView.as_view(), name="sprint-start"),
     path("sprints/<str:sprint_id>/complete/", sprints.SprintCompleteView.as_view(), name="sprint-complete"),
     path("sprints/<str:sprint_id>/burndown/", sprints.SprintBurndownView.as_view(), name="sprint-burndown"),
+    path("projects/<str:project_id>/time-report/", time.ProjectTimeReportView.as_view(), name="time-report"),
+    path("time-entries/", time.TimeEntryListView.as_view(), name="time-entry-list"),
+    path("time-entries/<str:entry_id>/", time.TimeEntryDetailView.as_view(), name="time-entry-detail"),
+    path("tasks/<str:task_id>/timer/start/", time.TaskTimerStartView.as_view(), name="timer-start"),
+    path("timer/stop/", time.TimerStopView.as_view(), name="timer-stop"),
+    path("timer/", time.TimerView.as_view(), name="timer"),
     path("tasks/", tasks.TaskListView.as_view(), name="task-list"),
     path("tasks/bulk/", tasks.TaskBulkView.as_view(), name="task-bulk"),
     path("tasks/<str:task_id>/", tasks.TaskDetailView.as_view(), name="task-detail"),

@@ -41,7 +41,16 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
             if "{" in path or (path in ("/api/v1/tasks/", "/api/v1/tasks/bulk/") and method == "post"):
                 codes.append("404")
             if (
-                path.startswith(("/api/v1/projects/", "/api/v1/tasks/", "/api/v1/comments/", "/api/v1/sprints/"))
+                path.startswith(
+                    (
+                        "/api/v1/projects/",
+                        "/api/v1/tasks/",
+                        "/api/v1/comments/",
+                        "/api/v1/sprints/",
+                        "/api/v1/time-entries/",
+                        "/api/v1/timer/",
+                    )
+                )
                 and method != "get"
             ):
                 codes += ["403", "409"]

@@ -140,7 +140,7 @@ class TaskListView(GenericAPIView[Task]):
 
     @extend_schema(operation_id="tasks_list", responses=TaskSerializer(many=True))
     def get(self, request: Request) -> Response:
-        page = selectors.with_label_ids(self.paginate_queryset(self.filter_queryset(self.get_queryset())) or [])
+        page = selectors.prepare_tasks(self.paginate_queryset(self.filter_queryset(self.get_queryset())) or [])
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
 
     @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})
@@ -232,7 +232,7 @@ class TaskBulkView(GenericAPIView[Task]):
         for project_id in {task.project_id for task in tasks}:
             require_role(selectors.role_of(user=user, project_id=project_id), Role.MEMBER, "edit tasks")
         task_services.tasks_bulk_update(actor=user, tasks=tasks, values=values["set"])
-        updated = selectors.with_label_ids(
+        updated = selectors.prepare_tasks(
             selectors.tasks_for_user(user=user).filter(pk__in=ids).order_by("column", "position")
         )
         return Response(TaskSerializer(updated, many=True).data)

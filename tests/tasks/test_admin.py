@@ -89,6 +89,7 @@ ADMIN_PAGES = [
     "tasks/task/",
     "tasks/comment/",
     "tasks/activity/",
+    "tasks/timeentry/",
 ]
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from tasks.models import Comment, Label, Membership, Project, Sprint
+from tasks.models import Comment, Label, Membership, Project, Sprint, Task, TimeEntry
 from tests.factories import UserFactory
 from tests.tasks.conftest import ROLES, Team
 
@@ -144,7 +145,48 @@ CASES: list[tuple[str, Callable[[Team], tuple[str, str, dict[str, Any]]], Expect
     ),
     ("burndown", lambda t: ("get", f"/api/v1/sprints/{sprint_of(t).pk}/burndown/", {}), expect(200, 200, 200, 200)),
     ("velocity", lambda t: ("get", t.url("velocity/"), {}), expect(200, 200, 200, 200)),
+    (
+        "log time",
+        lambda t: (
+            "post",
+            "/api/v1/time-entries/",
+            {"task": t.create_task()["id"], "started_at": HOUR_AGO(), "minutes": 5},
+        ),
+        expect(201, 201, 201, 403),
+    ),
+    (
+        "edit someone else's time",
+        lambda t: ("patch", f"/api/v1/time-entries/{entry_of(t).pk}/", {"note": "x"}),
+        expect(200, 200, 403, 403),
+    ),
+    (
+        "delete someone else's time",
+        lambda t: ("delete", f"/api/v1/time-entries/{entry_of(t).pk}/", {}),
+        expect(204, 204, 403, 403),
+    ),
+    (
+        "start a timer",
+        lambda t: ("post", f"/api/v1/tasks/{t.create_task()['id']}/timer/start/", {}),
+        expect(201, 201, 201, 403),
+    ),
+    ("time report", lambda t: ("get", t.url("time-report/"), {}), expect(200, 200, 200, 200)),
 ]
+
+
+def HOUR_AGO() -> str:
+    return (timezone.now() - datetime.timedelta(hours=1)).isoformat()
+
+
+def entry_of(team: Team) -> TimeEntry:
+    """An entry logged by a second member, so no role in the matrix owns it."""
+    from tasks.services.time import time_entry_create
+
+    author = UserFactory.create()
+    Membership.objects.create(project=team.project, user=author, role="member")
+    task = Task.objects.get(pk=team.create_task()["id"])
+    return time_entry_create(
+        actor=author, task=task, started_at=timezone.now() - datetime.timedelta(hours=2), minutes=10
+    )
 
 
 def sprint_of(team: Team, active: bool = False) -> Sprint:

@@ -319,7 +319,7 @@ def test_fast_task_serialization_matches_drfs_generic_output(team: Team) -> None
     from rest_framework import serializers as drf_serializers
     from rest_framework.renderers import JSONRenderer
 
-    from tasks.selectors import tasks_of_project, with_label_ids
+    from tasks.selectors import prepare_tasks, tasks_of_project
     from tasks.serializers import TaskSerializer
 
     label = Label.objects.create(project=team.project, name="bug", color="#ff0000")
@@ -333,7 +333,7 @@ def test_fast_task_serialization_matches_drfs_generic_output(team: Team) -> None
         parent=parent["id"],
         column=str(team.columns[3].pk),
     )
-    for task in with_label_ids(tasks_of_project(project=team.project)):
+    for task in prepare_tasks(tasks_of_project(project=team.project)):
         fast = TaskSerializer(task).data
         generic = drf_serializers.ModelSerializer.to_representation(TaskSerializer(), task)
         assert json.loads(JSONRenderer().render(fast)) == json.loads(JSONRenderer().render(generic))
