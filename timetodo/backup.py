@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -26,7 +27,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 
@@ -80,17 +81,45 @@ def row_counts(alias: str = DEFAULT_DB_ALIAS) -> dict[str, int]:
     return counts
 
 
-def content_checksums(alias: str = DEFAULT_DB_ALIAS) -> dict[str, str]:
-    """SHA-256 of each key table's rows, in primary-key order, as JSON."""
-    checksums = {}
+def checksum_columns() -> dict[str, list[str]]:
+    """The key tables and the columns whose contents a backup's checksums cover."""
+    columns = {}
     for label in KEY_MODELS:
         model = apps.get_model(label)
-        fields = [field.attname for field in model._meta.concrete_fields]
+        columns[model._meta.db_table] = [field.column for field in model._meta.concrete_fields]
+    return columns
+
+
+def content_checksums(alias: str = DEFAULT_DB_ALIAS, columns: dict[str, list[str]] | None = None) -> dict[str, str]:
+    """SHA-256 of each key table's rows (the given columns, in order of the first one: the
+    primary key), as JSON. Reads the tables as they are, so a backup made by older code
+    compares by its own columns."""
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    tables = set(connection.introspection.table_names())
+    checksums = {}
+    for table, names in (columns or checksum_columns()).items():
         digest = hashlib.sha256()
-        for row in model._default_manager.using(alias).order_by("pk").values_list(*fields).iterator():
-            digest.update(json.dumps(row, cls=DjangoJSONEncoder, sort_keys=True).encode())
-        checksums[model._meta.db_table] = digest.hexdigest()
+        if table in tables:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {', '.join(quote(n) for n in names)} FROM {quote(table)} ORDER BY {quote(names[0])}"  # noqa: S608
+                )
+                for row in cursor.fetchall():
+                    values = [str(v) if isinstance(v, uuid.UUID) else v for v in row]
+                    digest.update(json.dumps(values, cls=DjangoJSONEncoder).encode())
+        checksums[table] = digest.hexdigest()
     return checksums
+
+
+def describe(alias: str = DEFAULT_DB_ALIAS) -> dict[str, Any]:
+    columns = checksum_columns()
+    return {
+        "migrations": applied_migrations(alias),
+        "row_counts": row_counts(alias),
+        "checksum_columns": columns,
+        "checksums": content_checksums(alias, columns),
+    }
 
 
 def _pg_environment(settings_dict: dict[str, Any]) -> dict[str, str]:
@@ -129,22 +158,56 @@ def _run(command: list[str], environment: dict[str, str], what: str) -> None:
         raise BackupError(f"{what} failed: {detail[-1] if detail else 'exit code ' + str(result.returncode)}")
 
 
-def _dump_database(folder: Path) -> str:
+def _dump_postgres(folder: Path) -> dict[str, Any]:
+    """pg_dump and the manifest's figures from one snapshot: writes during the backup
+    change neither, so they always agree."""
     connection = connections[DEFAULT_DB_ALIAS]
-    if is_postgres():
-        command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", "--file"]
-        command += [str(folder / PG_DUMP_FILE), *_pg_target(connection.settings_dict)]
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute("SELECT pg_export_snapshot()")
+        snapshot = cursor.fetchone()[0]
+        command = [_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}"]
+        command += ["--file", str(folder / PG_DUMP_FILE), *_pg_target(connection.settings_dict)]
         _run(command, _pg_environment(connection.settings_dict), "pg_dump")
-        return PG_DUMP_FILE
+        return describe()
+
+
+def _dump_sqlite(folder: Path) -> dict[str, Any]:
+    """SQLite's backup API copies a consistent state; the figures come from that copy."""
+    connection = connections[DEFAULT_DB_ALIAS]
     source = sqlite3.connect(str(connection.settings_dict["NAME"]))
     target = sqlite3.connect(str(folder / SQLITE_FILE))
     try:
         with target:
-            source.backup(target)  # a consistent copy, even while the app writes
+            source.backup(target)
     finally:
         source.close()
         target.close()
-    return SQLITE_FILE
+    with sqlite_alias(folder / SQLITE_FILE) as alias:
+        return describe(alias)
+
+
+@contextmanager
+def sqlite_alias(path: Path) -> Iterator[str]:
+    """A temporary database alias for a SQLite file."""
+    alias = f"file_{uuid.uuid4().hex[:8]}"
+    base = connections.settings[DEFAULT_DB_ALIAS] if not is_postgres() else None
+    settings_dict = dict(base) if base else {}
+    settings_dict.update(
+        ENGINE="django.db.backends.sqlite3", NAME=str(path), OPTIONS={}, CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False
+    )
+    for key, default in (("ATOMIC_REQUESTS", False), ("AUTOCOMMIT", True), ("TIME_ZONE", None), ("TEST", {})):
+        settings_dict.setdefault(key, default)
+    settings_dict.setdefault("USER", "")
+    settings_dict.setdefault("PASSWORD", "")
+    settings_dict.setdefault("HOST", "")
+    settings_dict.setdefault("PORT", "")
+    connections.settings[alias] = settings_dict
+    try:
+        yield alias
+    finally:
+        connections[alias].close()
+        del connections.settings[alias]
 
 
 def _archive_media(folder: Path) -> str:
@@ -155,8 +218,11 @@ def _archive_media(folder: Path) -> str:
     return MEDIA_FILE
 
 
-def create_backup(output: Path, keep: int | None = None) -> Backup:
-    """Dump, archive, describe; then delete all but the newest `keep` backups in `output`."""
+BACKUP_NAME = re.compile(r"timetodo-\d{8}T\d{12}Z")
+
+
+def create_backup(output: Path) -> Backup:
+    """Dump the database and archive the media, with a manifest describing both."""
     try:
         connections[DEFAULT_DB_ALIAS].ensure_connection()
     except Exception as exc:
@@ -167,7 +233,8 @@ def create_backup(output: Path, keep: int | None = None) -> Backup:
     partial = output / f".partial-{stamp}"
     partial.mkdir()
     try:
-        files = [_dump_database(partial), _archive_media(partial)]
+        described = _dump_postgres(partial) if is_postgres() else _dump_sqlite(partial)
+        files = [PG_DUMP_FILE if is_postgres() else SQLITE_FILE, _archive_media(partial)]
         manifest = {
             "format": 1,
             "created_at": timezone.now().isoformat(),
@@ -176,19 +243,23 @@ def create_backup(output: Path, keep: int | None = None) -> Backup:
             "files": {
                 name: {"size": (partial / name).stat().st_size, "sha256": sha256(partial / name)} for name in files
             },
-            "migrations": applied_migrations(),
-            "row_counts": row_counts(),
-            "checksums": content_checksums(),
+            **described,
         }
-        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, cls=DjangoJSONEncoder))
         partial.rename(folder)  # a backup folder is complete or absent
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    if keep is not None:
-        for old in sorted(output.glob("timetodo-*"))[:-keep]:
-            shutil.rmtree(old)
     return Backup(folder, manifest)
+
+
+def prune(output: Path, keep: int, *, protect: Path) -> list[Path]:
+    """Delete all but the newest `keep` backups made by this command (never `protect`)."""
+    ours = sorted(p for p in output.iterdir() if p.is_dir() and BACKUP_NAME.fullmatch(p.name))
+    removed = [old for old in ours[:-keep] if old != protect]
+    for old in removed:
+        shutil.rmtree(old)
+    return removed
 
 
 def load_backup(path: Path) -> Backup:
@@ -200,6 +271,10 @@ def load_backup(path: Path) -> Backup:
         files = manifest["files"]
     except (ValueError, KeyError, TypeError):
         raise BackupError(f"{path / MANIFEST} is damaged") from None
+    engine = manifest.get("engine")
+    required = {PG_DUMP_FILE if engine == "postgresql" else SQLITE_FILE, MEDIA_FILE}
+    if engine not in ("postgresql", "sqlite") or not required <= set(files):
+        raise BackupError(f"{path / MANIFEST} is damaged: it does not describe {', '.join(sorted(required))}")
     for name, expected in files.items():
         file = path / name
         if not file.is_file():
@@ -250,12 +325,27 @@ def _restore_into(backup: Backup, settings_dict: dict[str, Any], name: str | Non
         target.close()
 
 
-def _restore_media(backup: Backup, media_root: Path) -> None:
-    with tarfile.open(backup.path / MEDIA_FILE, "r:gz") as archive, tempfile.TemporaryDirectory() as scratch:
-        archive.extractall(scratch, filter="data")
-        extracted = Path(scratch) / "media"
-        if extracted.is_dir():
-            shutil.copytree(extracted, media_root, dirs_exist_ok=True)
+def _staged_media(backup: Backup, scratch: Path) -> Path | None:
+    """Unpack the media archive before anything is replaced: a bad archive stops the
+    restore while the live data is still untouched."""
+    try:
+        with tarfile.open(backup.path / MEDIA_FILE, "r:gz") as archive:
+            archive.extractall(scratch, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise BackupError(f"{MEDIA_FILE} cannot be unpacked: {exc}") from None
+    media = scratch / "media"
+    return media if media.is_dir() else None
+
+
+def _drop_tables_not_in(backup: Backup) -> None:
+    """After restoring an older backup: tables made by later migrations go too, so
+    `migrate` can create them again (the restored django_migrations says so)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    known = set(backup.manifest["row_counts"])
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            if table not in known:
+                cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(table)} CASCADE")
 
 
 def compare(backup: Backup, alias: str) -> list[str]:
@@ -265,7 +355,7 @@ def compare(backup: Backup, alias: str) -> list[str]:
     for table, expected in backup.manifest["row_counts"].items():
         if counts.get(table) != expected:
             problems.append(f"{table}: {counts.get(table)} rows, the backup has {expected}")
-    checksums = content_checksums(alias)
+    checksums = content_checksums(alias, backup.manifest.get("checksum_columns"))
     for table, expected in backup.manifest["checksums"].items():
         if checksums.get(table) != expected:
             problems.append(f"{table}: contents differ from the backup")
@@ -276,48 +366,57 @@ def restore_backup(backup: Backup, *, overwrite: bool) -> list[str]:
     check_compatible(backup)
     if database_has_data() and not overwrite:
         raise BackupError("the database already holds data: pass --yes to replace it with the backup")
-    connection = connections[DEFAULT_DB_ALIAS]
-    connection.close()
-    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
-        connection.close_pool()  # type: ignore[attr-defined]
-    _restore_into(backup, connection.settings_dict)
-    _restore_media(backup, Path(settings.MEDIA_ROOT))
+    with tempfile.TemporaryDirectory() as scratch:
+        media = _staged_media(backup, Path(scratch))
+        connection = connections[DEFAULT_DB_ALIAS]
+        connection.close()
+        if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+            connection.close_pool()  # type: ignore[attr-defined]
+        _restore_into(backup, connection.settings_dict)
+        if backup.manifest["engine"] == "postgresql":
+            _drop_tables_not_in(backup)
+        if media is not None:
+            shutil.copytree(media, Path(settings.MEDIA_ROOT), dirs_exist_ok=True)
     return compare(backup, DEFAULT_DB_ALIAS)
 
 
 @contextmanager
 def scratch_database(backup: Backup) -> Iterator[str]:
     """A temporary database with the backup restored, as a Django alias; dropped afterwards."""
+    if backup.manifest["engine"] == "sqlite":
+        with tempfile.TemporaryDirectory() as scratch:
+            path = Path(scratch) / "verify.sqlite3"
+            _restore_into(backup, {}, str(path))
+            with sqlite_alias(path) as alias:
+                yield alias
+        return
     base = dict(connections[DEFAULT_DB_ALIAS].settings_dict)
-    alias = f"verify_{uuid.uuid4().hex[:8]}"
-    if backup.manifest["engine"] == "postgresql":
-        name = f"{base['NAME']}_verify_{uuid.uuid4().hex[:8]}"
+    name = f"{base['NAME']}_verify_{uuid.uuid4().hex[:8]}"
+    try:
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(f'CREATE DATABASE "{name}"')
-        settings_dict = {**base, "NAME": name, "OPTIONS": {k: v for k, v in base["OPTIONS"].items() if k != "pool"}}
-        try:
-            _restore_into(backup, base, name)
-            connections.settings[alias] = settings_dict
-            yield alias
-        finally:
-            if alias in connections.settings:
-                connections[alias].close()
-                del connections.settings[alias]
-            with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "verify.sqlite3"
-        _restore_into(backup, base, str(path))
-        connections.settings[alias] = {**base, "NAME": str(path)}
-        try:
-            yield alias
-        finally:
+    except DatabaseError as exc:
+        raise BackupError(f"cannot create a scratch database to verify in (the user needs CREATEDB): {exc}") from None
+    alias = f"verify_{uuid.uuid4().hex[:8]}"
+    try:
+        _restore_into(backup, base, name)
+        options = {k: v for k, v in base["OPTIONS"].items() if k != "pool"}
+        connections.settings[alias] = {**base, "NAME": name, "OPTIONS": options}
+        yield alias
+    finally:
+        if alias in connections.settings:
             connections[alias].close()
             del connections.settings[alias]
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def verify_backup(backup: Backup) -> list[str]:
     """Restore into a scratch database and compare it with the manifest; the live database is untouched."""
+    check_compatible(backup)
+    try:
+        connections[DEFAULT_DB_ALIAS].ensure_connection()
+    except Exception as exc:
+        raise BackupError(f"the database is unreachable ({type(exc).__name__}); check DATABASE_URL") from None
     with scratch_database(backup) as alias:
         return compare(backup, alias)

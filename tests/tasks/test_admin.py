@@ -104,15 +104,25 @@ def test_every_model_has_an_admin_page_for_staff_only(team: Team, operator: Clie
     assert plain.get(f"/admin/{page}", secure=True).status_code == 302  # to the admin login
 
 
-@pytest.mark.parametrize("page", ["tasks/membership/", "tasks/column/", "tasks/comment/", "tasks/label/"])
+@pytest.mark.parametrize(
+    "page",
+    ["tasks/project/", "tasks/membership/", "tasks/column/", "tasks/comment/", "tasks/label/", "tasks/timeentry/"],
+)
 def test_more_changelists_do_not_grow_queries_with_rows(team: Team, operator: Client, page: str) -> None:
     from tasks.models import Label
+
+    from tasks.models import Column, Membership
+    from tasks.services.projects import project_create
+    from tests.factories import UserFactory
 
     def add_rows(n: int) -> None:
         for i in range(n):
             task = team.create_task(title=f"t{i}")
             team.clients["member"].post(f"/api/v1/tasks/{task['id']}/comments/", {"body": "c"}, format="json")
             Label.objects.create(project=team.project, name=f"l{Label.objects.count()}", color="#000000")
+            Membership.objects.create(project=team.project, user=UserFactory.create(), role="member")
+            Column.objects.create(project=team.project, name=f"c{i}", position=10 + i)
+            project_create(actor=UserFactory.create(), name="p", key=f"X{Column.objects.count()}")
 
     add_rows(1)
     queries_for(operator, f"/admin/{page}")

@@ -86,8 +86,8 @@ def test_backup_wipe_restore_round_trip(tmp_path: Path, database) -> None:
         ok(manage(url, "flush", "--noinput"))
         (media / "attachments" / "note.txt").unlink()
 
-        refused = manage(url, "restore", str(original), media=media)
-        assert refused.returncode == 0 or "--yes" not in refused.stderr  # empty after flush: allowed
+        # The database is empty after the flush: no --yes needed.
+        assert "Restored" in ok(manage(url, "restore", str(original), media=media))
         ok(manage(url, "backup", "--output", str(tmp_path / "after"), media=media))
         after = manifest(newest(tmp_path / "after"))
         assert after["row_counts"] == before["row_counts"]
@@ -163,13 +163,62 @@ def test_verify_restores_into_a_scratch_database(tmp_path: Path, database) -> No
         assert "tasks_task" in failed.stderr
 
 
-def test_keep_deletes_older_backups(tmp_path: Path) -> None:
+def test_keep_deletes_older_backups_only_its_own(tmp_path: Path) -> None:
+    out = tmp_path / "backups"
+    (out / "timetodo-before-upgrade").mkdir(parents=True)  # an operator's own copy
+    with sqlite_database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        for _ in range(3):
+            ok(manage(url, "backup", "--output", str(out), "--keep", "1", "--verify"))
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 2
+    assert "timetodo-before-upgrade" in names
+
+
+def test_a_manifest_that_drops_its_dump_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "backups"
     with sqlite_database(tmp_path) as url:
         ok(manage(url, "migrate", "--noinput", "-v0"))
-        for _ in range(4):
-            ok(manage(url, "backup", "--output", str(out), "--keep", "2"))
-        assert len(list(out.glob("timetodo-*"))) == 2
+        ok(manage(url, "backup", "--output", str(out)))
+        backup = newest(out)
+        data = manifest(backup)
+        del data["files"]["database.sqlite3"]
+        (backup / "manifest.json").write_text(json.dumps(data))
+        refused = manage(url, "restore", str(backup), "--yes")
+    assert refused.returncode != 0
+    assert "damaged" in refused.stderr
+
+
+@requires_postgres
+def test_a_backup_taken_during_writes_is_consistent(tmp_path: Path) -> None:
+    import threading
+
+    import psycopg
+
+    out = tmp_path / "backups"
+    with postgres_database(tmp_path) as url:
+        ok(manage(url, "migrate", "--noinput", "-v0"))
+        ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+        stop = threading.Event()
+
+        def write() -> None:
+            with psycopg.connect(url, autocommit=True) as conn:
+                n = 0
+                while not stop.is_set():
+                    conn.execute(
+                        "INSERT INTO django_session (session_key, session_data, expire_date) VALUES (%s, 'x', now())",
+                        [f"k{n}-{uuid.uuid4().hex}"],
+                    )
+                    n += 1
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            result = manage(url, "backup", "--output", str(out), "--verify")
+        finally:
+            stop.set()
+            writer.join()
+        assert "Verified" in ok(result)
 
 
 def test_a_missing_pg_dump_or_dead_database_is_a_clear_error(tmp_path: Path) -> None:

@@ -35,3 +35,16 @@ def test_seed_demo_is_idempotent(capsys) -> None:
     assert list(Activity.objects.filter(project=project).order_by("seq").values_list("seq", flat=True)) == list(
         range(1, project.last_seq + 1)
     )
+
+
+def test_seed_demo_rebuilds_a_deleted_demo_for_the_same_users(capsys) -> None:
+    call_command("seed_demo", "--password", "first-password-123")
+    Task.objects.filter(project__key="DEMO").delete()
+    Project.objects.filter(key="DEMO").delete()
+    User.objects.filter(username="demo-linus").update(is_active=False)
+    call_command("seed_demo", "--password", "second-password-456")
+    assert Project.objects.filter(key="DEMO").count() == 1
+    assert User.objects.filter(username__startswith="demo-").count() == 4
+    linus = User.objects.get(username="demo-linus")
+    assert linus.is_active
+    assert linus.check_password("second-password-456")

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from timetodo.backup import BackupError, create_backup, verify_backup
+from timetodo.backup import BackupError, create_backup, prune, verify_backup
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if options["keep"] is not None and options["keep"] < 1:
             raise CommandError("--keep must be at least 1.")
         try:
-            backup = create_backup(Path(options["output"]), keep=options["keep"])
+            backup = create_backup(Path(options["output"]))
             self.stdout.write(f"Backup written: {backup.path}")
             for name, described in backup.manifest["files"].items():
                 self.stdout.write(f"  {name}: {described['size']} bytes, sha256 {described['sha256']}")
@@ -37,5 +37,8 @@ class Command(BaseCommand):
                 if problems:
                     raise CommandError("Verification failed: " + "; ".join(problems))
                 self.stdout.write(self.style.SUCCESS("Verified: a scratch restore matches the manifest."))
+            if options["keep"] is not None:  # only once the new backup is proven, if asked to
+                for old in prune(Path(options["output"]), options["keep"], protect=backup.path):
+                    self.stdout.write(f"Deleted the older backup {old}")
         except BackupError as exc:
             raise CommandError(str(exc)) from None

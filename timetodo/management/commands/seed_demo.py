@@ -61,8 +61,10 @@ class Command(BaseCommand):
                 user = User.objects.create_user(
                     username=f"demo-{username}", email=f"{username}@demo.timetodo.local", password=password
                 )
-                user.full_name = full_name
-                user.save(update_fields=["full_name"])
+            else:  # left from an earlier demo: the password printed below must work
+                user.set_password(password)
+            user.full_name, user.is_active = full_name, True
+            user.save()
             users[username] = user
         return users
 
