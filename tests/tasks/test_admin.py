@@ -109,9 +109,7 @@ def test_every_model_has_an_admin_page_for_staff_only(team: Team, operator: Clie
     ["tasks/project/", "tasks/membership/", "tasks/column/", "tasks/comment/", "tasks/label/", "tasks/timeentry/"],
 )
 def test_more_changelists_do_not_grow_queries_with_rows(team: Team, operator: Client, page: str) -> None:
-    from tasks.models import Label
-
-    from tasks.models import Column, Membership
+    from tasks.models import Column, Label, Membership
     from tasks.services.projects import project_create
     from tests.factories import UserFactory
 
