@@ -132,6 +132,14 @@ class TimerView(GenericAPIView[TimeEntry]):
         return Response(TimeEntrySerializer(entry).data)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A task title like `=HYPERLINK(...)` must not run as a formula when the CSV is opened."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 class ReportCSVRenderer(renderers.BaseRenderer):
     """`?format=csv`: a header row, then one row per group; UTF-8, csv-module escaping."""
 
@@ -145,7 +153,7 @@ class ReportCSVRenderer(renderers.BaseRenderer):
         if isinstance(data, dict) and "rows" in data:
             writer.writerow(["key", "label", "minutes"])
             for row in data["rows"]:
-                writer.writerow([row["key"], row["label"], row["minutes"]])
+                writer.writerow([row["key"], spreadsheet_safe(row["label"]), row["minutes"]])
         else:  # an error body
             writer.writerow(["detail"])
             writer.writerow([str(data)])

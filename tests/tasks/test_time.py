@@ -286,3 +286,13 @@ def test_report_and_entry_list_query_counts_do_not_grow(team: Team) -> None:
     few = (queries(team.url("time-report/"), group_by="task"), queries(ENTRIES))
     add(6)
     assert (queries(team.url("time-report/"), group_by="task"), queries(ENTRIES)) == few
+
+
+def test_csv_cells_cannot_become_spreadsheet_formulas(team: Team) -> None:
+    member = team.users["member"]
+    member.full_name = '=HYPERLINK("http://evil.example","click")'
+    member.save(update_fields=["full_name"])
+    log(team, team.create_task())
+    response = team.clients["viewer"].get(team.url("time-report/"), {"group_by": "user", "format": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8"))))
+    assert rows[1][1] == "'" + member.full_name  # shown as text, never run
