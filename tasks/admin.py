@@ -132,6 +132,16 @@ class TimeEntryAdmin(admin.ModelAdmin):
     search_fields = ["task__title", "user__username", "note"]
     raw_id_fields = ["task", "user"]
 
+    # Entries change through the API, which keeps task totals and the activity log right.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
 
 @admin.register(Label)
 class LabelAdmin(admin.ModelAdmin):

@@ -100,8 +100,11 @@ def prepare_tasks(tasks: Iterable[Task]) -> list[Task]:
     return tasks
 
 
+RUNNING_CAP_MINUTES = 24 * 60  # what stopping the timer would record at most
+
+
 def elapsed_minutes(started_at: datetime.datetime, until: datetime.datetime) -> int:
-    return max(0, int((until - started_at).total_seconds() // 60))
+    return min(RUNNING_CAP_MINUTES, max(0, int((until - started_at).total_seconds() // 60)))
 
 
 def tasks_for_user(*, user: User) -> QuerySet[Task]:
@@ -224,10 +227,19 @@ def burndown(*, sprint: Sprint, today: datetime.date | None = None) -> dict[str,
     history = Activity.objects.filter(project_id=sprint.project_id, target_type="task")
     candidates = set(history.filter(data__sprint=sprint_id).values_list("task_id", flat=True))
     candidates |= set(Task.objects.filter(sprint=sprint).values_list("pk", flat=True))
+    # Completing the sprint moves its open tasks away: its chart ends where it was then.
+    completed_at_seq = (
+        Activity.objects.filter(
+            project_id=sprint.project_id, target_type="sprint", target_id=sprint_id, verb="sprint.completed"
+        )
+        .values_list("seq", flat=True)
+        .first()
+    )
+    events = history.filter(task_id__in=candidates)
+    if completed_at_seq is not None:
+        events = events.filter(seq__lt=completed_at_seq)
     timelines: dict[Any, list[tuple[datetime.datetime, dict[str, Any] | None]]] = {}
-    for task_id, at, data in (
-        history.filter(task_id__in=candidates).order_by("seq").values_list("task_id", "created_at", "data")
-    ):
+    for task_id, at, data in events.order_by("seq").values_list("task_id", "created_at", "data"):
         timelines.setdefault(task_id, []).append((at, data))
     remaining: list[int | None] = []
     for day in days:
@@ -308,7 +320,9 @@ def time_report(
     for entry in entries:
         minutes = entry.minutes if entry.ended_at is not None else elapsed_minutes(entry.started_at, now)
         if group_by == "user":
-            key, label = str(entry.user_id), entry.user.full_name or entry.user.username
+            person = entry.user
+            key = str(entry.user_id) if person else "deleted"
+            label = (person.full_name or person.username) if person else "(deleted user)"
         elif group_by == "task":
             key, label = str(entry.task_id), f"{project.key}-{entry.task.number} {entry.task.title}"
         else:

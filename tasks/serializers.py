@@ -361,10 +361,18 @@ class SprintWriteSerializer(serializers.Serializer[dict[str, Any]]):
     end_date = serializers.DateField(required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("start_date"), attrs.get("end_date")
-        if start and end and end < start:
-            raise serializers.ValidationError({"end_date": ["The end date is before the start date."]})
+        check_sprint_dates(attrs.get("start_date"), attrs.get("end_date"))
         return attrs
+
+
+MAX_SPRINT_DAYS = 366
+
+
+def check_sprint_dates(start: Any, end: Any) -> None:
+    if start and end and end < start:
+        raise serializers.ValidationError({"end_date": ["The end date is before the start date."]})
+    if start and end and (end - start).days >= MAX_SPRINT_DAYS:
+        raise serializers.ValidationError({"end_date": [f"A sprint lasts at most {MAX_SPRINT_DAYS} days."]})
 
 
 class SprintUpdateSerializer(SprintWriteSerializer):
@@ -405,8 +413,9 @@ class TimeEntrySerializer(serializers.ModelSerializer[TimeEntry]):
 
     def to_representation(self, entry: TimeEntry) -> dict[str, Any]:
         data = super().to_representation(entry)
-        if entry.ended_at is None:  # a running timer counts up to now
-            data["minutes"] = max(0, int((timezone.now() - entry.started_at).total_seconds() // 60))
+        if entry.ended_at is None:  # a running timer counts up to now (at most its 24 hours)
+            elapsed = int((timezone.now() - entry.started_at).total_seconds() // 60)
+            data["minutes"] = min(MAX_ENTRY_MINUTES, max(0, elapsed))
         return data
 
 

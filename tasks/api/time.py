@@ -137,7 +137,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def spreadsheet_safe(text: str) -> str:
     """A task title like `=HYPERLINK(...)` must not run as a formula when the CSV is opened."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text.lstrip(" \n").startswith(FORMULA_STARTS) else text
 
 
 class ReportCSVRenderer(renderers.BaseRenderer):
@@ -162,6 +162,12 @@ class ReportCSVRenderer(renderers.BaseRenderer):
 
 class ProjectTimeReportView(ProjectScopedView):
     renderer_classes = [renderers.JSONRenderer, ReportCSVRenderer]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if response.status_code >= 400:  # errors keep DRF's JSON shape, even with ?format=csv
+            request.accepted_renderer = renderers.JSONRenderer()
+            request.accepted_media_type = renderers.JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         parameters=[

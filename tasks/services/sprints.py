@@ -6,10 +6,11 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from tasks.models import Project, Sprint, SprintStatus, Task
-from tasks.serializers import SprintSerializer
+from tasks.serializers import SprintSerializer, check_sprint_dates
 from tasks.services.common import diff, lock_project, record
 from tasks.services.tasks import task_changed
 from timetodo.errors import Conflict, Invalid, NotFound
@@ -64,10 +65,13 @@ def sprint_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Sp
 @transaction.atomic
 def sprint_update(*, actor: User, sprint_id: Any, values: dict[str, Any]) -> Sprint:
     project, sprint = _locked_sprint(sprint_id)
-    start = values.get("start_date", sprint.start_date)
-    end = values.get("end_date", sprint.end_date)
-    if start and end and end < start:
-        raise Invalid({"end_date": ["The end date is before the start date."]})
+    moved = {f for f in ("start_date", "end_date") if f in values and values[f] != getattr(sprint, f)}
+    if moved and sprint.status != SprintStatus.PLANNED:
+        raise Conflict("A started sprint keeps its dates (its burndown and velocity depend on them).")
+    try:
+        check_sprint_dates(values.get("start_date", sprint.start_date), values.get("end_date", sprint.end_date))
+    except ValidationError as exc:
+        raise Invalid(dict(exc.detail) if isinstance(exc.detail, dict) else str(exc.detail)) from None
     changes = diff(sprint, values)
     if not changes:
         return sprint
@@ -125,12 +129,13 @@ def sprint_complete(*, actor: User, sprint_id: Any, move_open_tasks_to: Any = No
             raise Invalid({"move_open_tasks_to": ["Must be another planned or active sprint of this project."]})
     tasks = Task.objects.filter(sprint=sprint)
     sprint.completed_points = _points(tasks.filter(is_done=True))
-    _move_tasks(project, actor, tasks.filter(is_done=False), target)
     sprint.status = SprintStatus.COMPLETED
     sprint.save(update_fields=["status", "completed_points"])
     changes = {
         "status": [SprintStatus.ACTIVE, SprintStatus.COMPLETED],
         "completed_points": [None, sprint.completed_points],
     }
+    # The completion comes first in the log: the burndown stops there, before the moves.
     _record(project, actor, "sprint.completed", sprint, changes)
+    _move_tasks(project, actor, tasks.filter(is_done=False), target)
     return sprint

@@ -20,6 +20,20 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)
 MAX_SPAN = datetime.timedelta(minutes=MAX_ENTRY_MINUTES)
 
 
+EARLIEST = datetime.timedelta(days=366 * 5)
+
+
+def _check_start(started_at: datetime.datetime, *, running: bool = False) -> None:
+    """Before any date arithmetic: not in the future, not absurdly far back (a running timer:
+    within its 24 hours)."""
+    now = timezone.now()
+    if started_at > now + CLOCK_SKEW:
+        raise Invalid({"started_at": ["An entry cannot start in the future."]})
+    if started_at < now - (MAX_SPAN if running else EARLIEST):
+        limit = "24 hours" if running else "5 years"
+        raise Invalid({"started_at": [f"That start is more than {limit} ago."]})
+
+
 def _span(started_at: datetime.datetime, ended_at: datetime.datetime) -> int:
     """Whole minutes of a valid entry: ends after it starts, within 24 h, not in the future."""
     now = timezone.now()
@@ -65,6 +79,7 @@ def time_entry_create(
 ) -> TimeEntry:
     """A finished entry of the caller's own time."""
     project = lock_project(task.project_id)
+    _check_start(started_at)
     ended_at = ended_at or started_at + datetime.timedelta(minutes=minutes or 0)
     entry = TimeEntry(task_id=task.pk, user=actor, started_at=started_at, ended_at=ended_at, note=note)
     entry.minutes = _span(started_at, ended_at)
@@ -97,11 +112,10 @@ def time_entry_update(*, actor: User, entry_id: Any, values: dict[str, Any]) -> 
     }
     entry.note = values.get("note", entry.note)
     entry.started_at = values.get("started_at", entry.started_at)
+    _check_start(entry.started_at, running=entry.ended_at is None)
     if entry.ended_at is None:
         if "ended_at" in values or "minutes" in values:
             raise Conflict("This timer is running: stop it first.")
-        if entry.started_at > timezone.now() + CLOCK_SKEW:
-            raise Invalid({"started_at": ["An entry cannot start in the future."]})
     else:
         if "minutes" in values:
             entry.ended_at = entry.started_at + datetime.timedelta(minutes=values["minutes"])
@@ -135,10 +149,12 @@ def time_entry_delete(*, actor: User, entry_id: Any) -> None:
 
 
 def _lock_timers_of(actor: User, *project_ids: Any) -> dict[Any, Any]:
-    """The user's row first (one timer operation per user at a time), then the projects in
-    a fixed order, so concurrent timer operations cannot deadlock."""
+    """The user's row first (one timer operation per user at a time), then the projects
+    (the running timer's, read under that lock, and the given ones) in a fixed order, so
+    concurrent timer operations cannot deadlock."""
     User.objects.select_for_update().filter(pk=actor.pk).first()
-    return {project_id: lock_project(project_id) for project_id in sorted(set(project_ids), key=str)}
+    running = TimeEntry.objects.filter(user=actor, ended_at__isnull=True).values_list("task__project_id", flat=True)
+    return {project_id: lock_project(project_id) for project_id in sorted({*project_ids, *running}, key=str)}
 
 
 def _stop(project: Any, actor: User, entry: TimeEntry) -> TimeEntry:
@@ -154,11 +170,10 @@ def _stop(project: Any, actor: User, entry: TimeEntry) -> TimeEntry:
 @transaction.atomic
 def timer_start(*, actor: User, task: Task, note: str = "") -> TimeEntry:
     """Start the caller's timer on a task, stopping their running one first, atomically."""
-    running = TimeEntry.objects.filter(user=actor, ended_at__isnull=True).values_list("task__project_id", flat=True)
-    projects = _lock_timers_of(actor, task.project_id, *running)
+    projects = _lock_timers_of(actor, task.project_id)
     current = TimeEntry.objects.select_related("task").filter(user=actor, ended_at__isnull=True).first()
     if current is not None:
-        _stop(projects.get(current.task.project_id) or lock_project(current.task.project_id), actor, current)
+        _stop(projects[current.task.project_id], actor, current)
     entry = TimeEntry(task_id=task.pk, user=actor, started_at=timezone.now(), note=note)
     try:
         with transaction.atomic():
@@ -171,9 +186,8 @@ def timer_start(*, actor: User, task: Task, note: str = "") -> TimeEntry:
 
 @transaction.atomic
 def timer_stop(*, actor: User) -> TimeEntry:
-    running = TimeEntry.objects.filter(user=actor, ended_at__isnull=True).values_list("task__project_id", flat=True)
-    projects = _lock_timers_of(actor, *running)
+    projects = _lock_timers_of(actor)
     current = TimeEntry.objects.filter(user=actor, ended_at__isnull=True).select_related("task").first()
     if current is None:
         raise NotFound("No timer is running.")
-    return _stop(projects.get(current.task.project_id) or lock_project(current.task.project_id), actor, current)
+    return _stop(projects[current.task.project_id], actor, current)

@@ -170,6 +170,9 @@ CASES: list[tuple[str, Callable[[Team], tuple[str, str, dict[str, Any]]], Expect
         expect(201, 201, 201, 403),
     ),
     ("time report", lambda t: ("get", t.url("time-report/"), {}), expect(200, 200, 200, 200)),
+    ("list time entries", lambda t: ("get", "/api/v1/time-entries/", {}), expect(200, 200, 200, 200, outsider=200)),
+    ("current timer", lambda t: ("get", "/api/v1/timer/", {}), expect(204, 204, 204, 204, outsider=204)),
+    ("stop a timer", lambda t: ("post", "/api/v1/timer/stop/", {}), expect(404, 404, 404, 404)),
 ]
 
 

@@ -163,7 +163,8 @@ def test_burndown_is_replayed_from_the_activity_log(team: Team) -> None:
 
 
 def test_velocity_over_the_last_sprints(team: Team) -> None:
-    for n, (points_done, points_open) in enumerate([(5, 3), (8, 0), (2, 2)], start=1):
+    # Created in another order than they ran: velocity follows the sprints' dates.
+    for n, (points_done, points_open) in [(3, (2, 2)), (1, (5, 3)), (2, (8, 0))]:
         sprint = create_sprint(team, name=f"S{n}", start_date=f"2026-0{n}-01", end_date=f"2026-0{n}-14")
         team.create_task(sprint=sprint["id"], story_points=points_done, column=str(team.columns[3].pk))
         team.create_task(sprint=sprint["id"], story_points=points_open)
@@ -180,3 +181,35 @@ def test_velocity_over_the_last_sprints(team: Team) -> None:
     assert [s["name"] for s in last_two["sprints"]] == ["S2", "S3"]
     assert last_two["average"] == 5.0
     assert team.clients["viewer"].get(team.url("velocity/"), {"last": 0}).status_code == 400
+
+
+def test_sprints_are_at_most_a_year_and_keep_their_dates_once_started(team: Team) -> None:
+    too_long = team.clients["admin"].post(
+        team.url("sprints/"), {"name": "Forever", "start_date": "0001-01-01", "end_date": "9999-12-31"}, format="json"
+    )
+    assert too_long.status_code == 400
+    assert "end_date" in too_long.json()
+    sprint = create_sprint(team)
+    team.clients["admin"].post(sprint_url(sprint, "start/"))
+    moved = team.clients["admin"].patch(sprint_url(sprint), {"start_date": None}, format="json")
+    assert moved.status_code == 409
+    assert team.clients["admin"].patch(sprint_url(sprint), {"goal": "still editable"}, format="json").status_code == 200
+
+
+def test_burndown_ends_where_an_early_completion_left_it(team: Team) -> None:
+    with time_machine.travel(at(1), tick=False):
+        fresh_tokens(team)
+        sprint = create_sprint(team)
+        team.create_task(sprint=sprint["id"], story_points=6)
+        gone = team.create_task(sprint=sprint["id"], story_points=4)
+        team.clients["admin"].post(sprint_url(sprint, "start/"))
+    with time_machine.travel(at(3), tick=False):
+        fresh_tokens(team)
+        team.clients["member"].delete(f"/api/v1/tasks/{gone['id']}/")  # a deleted task stops counting
+    with time_machine.travel(at(4), tick=False):
+        fresh_tokens(team)
+        team.clients["admin"].post(sprint_url(sprint, "complete/"), {"move_open_tasks_to": None}, format="json")
+    with time_machine.travel(at(9), tick=False):
+        fresh_tokens(team)
+        body = team.clients["viewer"].get(sprint_url(sprint, "burndown/")).json()
+    assert body["remaining"] == [10, 6, 6, 6, 6]
