@@ -8,6 +8,19 @@ from django.http import HttpRequest
 from tasks.models import Activity, Column, Comment, Label, Membership, Project, ProjectStatus, Sprint, Task, TimeEntry
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows operators may read but not write: they change only through the services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class MembershipInline(admin.TabularInline):
     """Members and their roles; add members on the Memberships page (a user picker per row
     would cost a query per row)."""
@@ -125,22 +138,14 @@ class CommentAdmin(admin.ModelAdmin):
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(admin.ModelAdmin):
+class TimeEntryAdmin(ReadOnlyAdmin):
+    """Entries change through the API, which keeps task totals and the activity log right."""
+
     list_display = ["task", "user", "started_at", "ended_at", "minutes"]
     list_filter = [("user", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["task__project", "user"]
     search_fields = ["task__title", "user__username", "note"]
     raw_id_fields = ["task", "user"]
-
-    # Entries change through the API, which keeps task totals and the activity log right.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Label)
@@ -159,19 +164,10 @@ class SprintAdmin(admin.ModelAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(admin.ModelAdmin):
+class ActivityAdmin(ReadOnlyAdmin):
     """The log is history: operators read it, nobody edits it."""
 
     list_display = ["project", "seq", "verb", "actor", "target_type", "target_id", "created_at"]
     list_filter = ["verb"]
     list_select_related = ["project", "actor"]
     search_fields = ["project__key", "target_id"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
