@@ -6,5 +6,5 @@ class TimetodoConfig(AppConfig):
     verbose_name = "Time to DO (project)"
 
     def ready(self) -> None:
-        # Register the app metrics so /metrics shows them from the first scrape.
-        from timetodo import metrics  # noqa: F401
+        # Register the app metrics so /metrics shows them from the first scrape, and the checks.
+        from timetodo import checks, metrics  # noqa: F401

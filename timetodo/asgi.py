@@ -3,6 +3,7 @@
 import os
 import sys
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 
@@ -10,6 +11,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "timetodo.settings")
 
 # Set up Django (settings, apps) before importing anything that touches models.
 try:
+    if settings.SECRET_KEY_PROBLEM:  # serving needs a real key; offline commands do not
+        raise ImproperlyConfigured(settings.SECRET_KEY_PROBLEM)
     django_asgi_app = get_asgi_application()
 except ImproperlyConfigured as exc:
     # A configuration mistake is the operator's to fix: say it in one sentence.

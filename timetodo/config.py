@@ -7,6 +7,7 @@ without reloading Django settings.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -86,17 +87,29 @@ def is_weak_secret(key: str) -> bool:
     )
 
 
+WEAK_SECRET_KEY = (
+    "SECRET_KEY is missing or weak: with DEBUG off, set the SECRET_KEY environment "
+    f"variable to a random string of at least {SECRET_KEY_MIN_LENGTH} characters "
+    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+)
+
+
 def secret_key(env: Env, *, debug: bool) -> str:
+    """The configured key; without one, a throwaway (DEBUG) or a random key for this process
+    only — which the server refuses to start with (see secret_key_problem)."""
     key = env.text("SECRET_KEY")
-    if debug:
-        return key or "debug-only-throwaway-key-not-for-production-use-0123456789"
-    if is_weak_secret(key):
-        raise ImproperlyConfigured(
-            "SECRET_KEY is missing or weak: with DEBUG off, set the SECRET_KEY environment "
-            f"variable to a random string of at least {SECRET_KEY_MIN_LENGTH} characters "
-            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(50))')."
-        )
-    return key
+    if key:
+        return key
+    return "debug-only-throwaway-key-not-for-production-use-0123456789" if debug else secrets.token_urlsafe(50)
+
+
+def secret_key_problem(key: str, *, debug: bool) -> str | None:
+    """Why this key must not serve requests, or None. Checked where a key matters — the
+    server's startup (asgi.py) and `check --deploy` — not on every settings import, so
+    offline commands (makemigrations, collectstatic) run without one, as in Django."""
+    if not debug and is_weak_secret(key):
+        return WEAK_SECRET_KEY
+    return None
 
 
 def databases(env: Env, *, base_dir: Path) -> dict[str, dict[str, Any]]:

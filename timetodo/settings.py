@@ -23,6 +23,7 @@ env = config.Env(os.environ)
 
 DEBUG = env.flag("DEBUG", False)
 SECRET_KEY = config.secret_key(env, debug=DEBUG)
+SECRET_KEY_PROBLEM = config.secret_key_problem(env.text("SECRET_KEY"), debug=DEBUG)
 
 # Render sets RENDER_EXTERNAL_HOSTNAME to the service's public host name.
 RENDER_EXTERNAL_HOSTNAME = env.text("RENDER_EXTERNAL_HOSTNAME")

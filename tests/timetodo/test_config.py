@@ -102,14 +102,16 @@ def test_redis_url_switches_layer_and_cache() -> None:
 
 
 @pytest.mark.parametrize("key", ["", "short", "a" * 60, "django-insecure-" + "x1y2z3w4v5u6t7s8r9q0" * 3])
-def test_missing_or_weak_secret_is_refused_when_debug_is_off(key: str) -> None:
-    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY"):
-        config.secret_key(env(SECRET_KEY=key), debug=False)
+def test_missing_or_weak_secret_is_a_problem_when_debug_is_off(key: str) -> None:
+    problem = config.secret_key_problem(key, debug=False)
+    assert problem is not None
+    assert problem.startswith("SECRET_KEY is missing or weak")
 
 
 @pytest.mark.parametrize("key", [STRONG_KEY, RENDER_GENERATED_KEY])
 def test_strong_secret_is_used(key: str) -> None:
     assert config.secret_key(env(SECRET_KEY=key), debug=False) == key
+    assert config.secret_key_problem(key, debug=False) is None
 
 
 def test_debug_allows_a_throwaway_key() -> None:
@@ -186,13 +188,47 @@ def run_manage(*args: str, **variables: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.mark.parametrize("key", [None, "weak"])
-def test_startup_refuses_a_missing_or_weak_secret_in_one_sentence(key: str | None) -> None:
-    variables = {"DEBUG": "0"} | ({"SECRET_KEY": key} if key else {})
-    result = run_manage("check", **variables)
+def test_the_server_refuses_to_start_with_a_missing_or_weak_secret_in_one_sentence(key: str | None) -> None:
+    variables = {"PATH": "/usr/bin:/bin", "DEBUG": "0", "DATABASE_URL": "sqlite:///:memory:"}
+    variables |= {"SECRET_KEY": key} if key else {}
+    result = subprocess.run(
+        [sys.executable, "-m", "daphne", "-p", "0", "timetodo.asgi:application"],
+        cwd=ROOT,
+        env=variables,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("Time to DO cannot start: SECRET_KEY is missing or weak")
     assert "SECRET_KEY environment variable" in result.stderr
+
+
+@pytest.mark.parametrize("key", [None, "weak"])
+def test_check_deploy_fails_on_a_missing_or_weak_secret(key: str | None) -> None:
+    result = run_manage("check", "--deploy", DEBUG="0", **({"SECRET_KEY": key} if key else {}))
+    assert result.returncode != 0
+    assert "timetodo.E001" in result.stderr
+    assert "SECRET_KEY is missing or weak" in result.stderr
+
+
+def test_offline_commands_run_without_any_configuration() -> None:
+    """A fresh clone: `manage.py makemigrations --check` needs no SECRET_KEY, like Django."""
+    result = run_manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_other_configuration_mistakes_are_one_sentence_for_every_command() -> None:
+    for command in ("makemigrations", "check", "migrate"):
+        result = run_manage(command, LOG_LEVEL="LOUD")
+        assert result.returncode != 0
+        assert "Traceback" not in result.stderr
+        assert (
+            result.stderr.strip()
+            == "Time to DO cannot start: LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not 'LOUD'."
+        )
 
 
 def test_startup_with_a_strong_secret_passes_checks() -> None:
