@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Origin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, database_urls, environment, free_port, http, prepare
+from run import ROOT, daphne_command, database_urls, environment, free_port, http, prepare
 
 
 class Follower:
@@ -154,20 +154,7 @@ def main() -> None:
             env = {**environment(bench_url), "CHANNEL_LAYER": layer}
             log = Path(os.environ.get("FANOUT_SERVER_LOG", os.devnull)).open("a")  # noqa: SIM115 (closed below)
             server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "--access-log",
-                    os.devnull,
-                    "--websocket-max-message-size",
-                    "65536",
-                    "timetodo.asgi:application",
-                ],
+                daphne_command(port),
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -88,6 +88,24 @@ def prepare(admin_url: str, bench_url: str) -> dict[str, str]:
     return json.loads(seeded.stdout.strip().splitlines()[-1])
 
 
+def daphne_command(port: int) -> list[str]:
+    """Daphne as the container runs it (see the Dockerfile's CMD), on localhost."""
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--access-log",
+        os.devnull,
+        "--websocket-max-message-size",
+        "65536",
+        "timetodo.asgi:application",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -165,20 +183,7 @@ def main() -> None:
     seed = prepare(admin_url, bench_url)
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--access-log",
-            os.devnull,
-            "--websocket-max-message-size",
-            "65536",
-            "timetodo.asgi:application",
-        ],
+        daphne_command(port),
         cwd=ROOT,
         env=environment(bench_url),
         stdout=subprocess.DEVNULL,

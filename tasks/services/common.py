@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
 from django.db.models import F
 
 from accounts.models import User
 from tasks.models import ROLE_RANK, Activity, Membership, Project
 from timetodo.errors import Forbidden, NotFound
 from timetodo.streams import project_stream, publish_on_commit
+
+M = TypeVar("M", bound=models.Model)
 
 
 def lock_project(project_id: Any) -> Project:
@@ -22,6 +25,19 @@ def lock_project(project_id: Any) -> Project:
     if project is None:  # deleted while this request waited for the lock
         raise NotFound("Not found.")
     return project
+
+
+def lock_project_of(model: type[M], object_id: Any, *, via: str = "project_id") -> tuple[Project, M]:
+    """An object and its project, the project locked first (the order every writer uses);
+    NotFound if the object does not exist or vanished while waiting for the lock."""
+    project_id = model._default_manager.filter(pk=object_id).values_list(via, flat=True).first()
+    if project_id is None:
+        raise NotFound("Not found.")
+    project = lock_project(project_id)
+    obj = model._default_manager.filter(pk=object_id).first()
+    if obj is None:
+        raise NotFound("Not found.")
+    return project, obj
 
 
 def current_role(project: Project, actor: User) -> str:

@@ -9,7 +9,7 @@ from django.db import transaction
 from accounts.models import User
 from tasks.models import Membership, Role, Task
 from tasks.services.common import current_role, lock_project, record
-from tasks.services.projects import member_data
+from tasks.services.projects import member_data, membership_role_change
 from tasks.services.tasks import task_changed
 from timetodo.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -67,18 +67,7 @@ def member_update(*, actor: User, actor_role: str, project_id: Any, user_id: Any
     _check_may_grant(actor_role, role)
     if membership.role == role:
         return membership
-    old = membership.role
-    membership.role = role
-    membership.save(update_fields=["role"])
-    record(
-        project=project,
-        actor=actor,
-        verb="member.updated",
-        target_type="member",
-        target_id=membership.user_id,
-        changes={"role": [old, role]},
-        data=member_data(membership),
-    )
+    membership_role_change(project=project, actor=actor, membership=membership, role=role)
     return membership
 
 

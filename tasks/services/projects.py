@@ -96,18 +96,7 @@ def project_transfer(*, actor: User, project_id: Any, new_owner_id: Any) -> Proj
     current = Membership.objects.get(project=project, user_id=project.owner_id)
     old_owner_id = project.owner_id
     for membership, role in ((current, Role.ADMIN), (target, Role.OWNER)):
-        old_role = membership.role
-        membership.role = role
-        membership.save(update_fields=["role"])
-        record(
-            project=project,
-            actor=actor,
-            verb="member.updated",
-            target_type="member",
-            target_id=membership.user_id,
-            changes={"role": [old_role, role]},
-            data=member_data(membership),
-        )
+        membership_role_change(project=project, actor=actor, membership=membership, role=role)
     project.owner_id = target.user_id
     project.save(update_fields=["owner", "updated_at"])
     record(
@@ -129,6 +118,22 @@ def _event_data(project: Project) -> dict[str, Any]:
     data.pop("my_role", None)
     data["last_seq"] = project.last_seq + 1
     return data
+
+
+def membership_role_change(*, project: Project, actor: User, membership: Membership, role: str) -> None:
+    """Give a member another role and record it (the project row is locked by the caller)."""
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    record(
+        project=project,
+        actor=actor,
+        verb="member.updated",
+        target_type="member",
+        target_id=membership.user_id,
+        changes={"role": [old, role]},
+        data=member_data(membership),
+    )
 
 
 def member_data(membership: Membership) -> dict[str, Any]:

@@ -11,24 +11,13 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import User
 from tasks.models import Project, Sprint, SprintStatus, Task
 from tasks.serializers import SprintSerializer, check_sprint_dates
-from tasks.services.common import diff, lock_project, record
+from tasks.services.common import diff, lock_project, lock_project_of, record
 from tasks.services.tasks import task_changed
-from timetodo.errors import Conflict, Invalid, NotFound
+from timetodo.errors import Conflict, Invalid
 
 
 def _data(sprint: Sprint) -> dict[str, Any]:
     return dict(SprintSerializer(sprint).data)
-
-
-def _locked_sprint(sprint_id: Any) -> tuple[Project, Sprint]:
-    project_id = Sprint.objects.filter(pk=sprint_id).values_list("project_id", flat=True).first()
-    if project_id is None:
-        raise NotFound("Not found.")
-    project = lock_project(project_id)
-    sprint = Sprint.objects.filter(pk=sprint_id).first()
-    if sprint is None:
-        raise NotFound("Not found.")
-    return project, sprint
 
 
 def _record(project: Project, actor: User, verb: str, sprint: Sprint, changes: dict[str, Any] | None = None) -> None:
@@ -64,7 +53,7 @@ def sprint_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Sp
 
 @transaction.atomic
 def sprint_update(*, actor: User, sprint_id: Any, values: dict[str, Any]) -> Sprint:
-    project, sprint = _locked_sprint(sprint_id)
+    project, sprint = lock_project_of(Sprint, sprint_id)
     moved = {f for f in ("start_date", "end_date") if f in values and values[f] != getattr(sprint, f)}
     if moved and sprint.status != SprintStatus.PLANNED:
         raise Conflict("A started sprint keeps its dates (its burndown and velocity depend on them).")
@@ -85,7 +74,7 @@ def sprint_update(*, actor: User, sprint_id: Any, values: dict[str, Any]) -> Spr
 @transaction.atomic
 def sprint_delete(*, actor: User, sprint_id: Any) -> None:
     """Its tasks go back to the backlog (no sprint), each with its own event."""
-    project, sprint = _locked_sprint(sprint_id)
+    project, sprint = lock_project_of(Sprint, sprint_id)
     _move_tasks(project, actor, Task.objects.filter(sprint=sprint), None)
     sprint.delete()
     record(project=project, actor=actor, verb="sprint.deleted", target_type="sprint", target_id=sprint_id)
@@ -93,7 +82,7 @@ def sprint_delete(*, actor: User, sprint_id: Any) -> None:
 
 @transaction.atomic
 def sprint_start(*, actor: User, sprint_id: Any) -> Sprint:
-    project, sprint = _locked_sprint(sprint_id)
+    project, sprint = lock_project_of(Sprint, sprint_id)
     if sprint.status != SprintStatus.PLANNED:
         raise Conflict(f"Only a planned sprint can start; this one is {sprint.status}.")
     if Sprint.objects.filter(project=project, status=SprintStatus.ACTIVE).exists():
@@ -114,7 +103,7 @@ def sprint_start(*, actor: User, sprint_id: Any) -> Sprint:
 @transaction.atomic
 def sprint_complete(*, actor: User, sprint_id: Any, move_open_tasks_to: Any = None) -> Sprint:
     """Record the completed points; open tasks move to another sprint or the backlog."""
-    project, sprint = _locked_sprint(sprint_id)
+    project, sprint = lock_project_of(Sprint, sprint_id)
     if sprint.status != SprintStatus.ACTIVE:
         raise Conflict(f"Only the active sprint can be completed; this one is {sprint.status}.")
     target = None

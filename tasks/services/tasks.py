@@ -12,8 +12,8 @@ from accounts.models import User
 from tasks.models import Column, Label, Membership, Project, Sprint, Task
 from tasks.selectors import task_for_display
 from tasks.serializers import TaskSerializer
-from tasks.services.common import lock_project, record
-from timetodo.errors import Conflict, Invalid, NotFound
+from tasks.services.common import lock_project, lock_project_of, record
+from timetodo.errors import Conflict, Invalid
 
 # Gapped ordering keys: a move takes the midpoint between its neighbours (one row written);
 # only when two neighbours touch is the column renumbered.
@@ -240,13 +240,7 @@ def task_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Task
 
 
 def _locked_task(task_id: Any) -> tuple[Project, Task]:
-    project_id = Task.objects.filter(pk=task_id).values_list("project_id", flat=True).first()
-    if project_id is None:
-        raise NotFound("Not found.")
-    project = lock_project(project_id)
-    task = Task.objects.filter(pk=task_id).first()
-    if task is None:  # deleted while we waited for the lock
-        raise NotFound("Not found.")
+    project, task = lock_project_of(Task, task_id)
     task.project = project
     return project, task
 

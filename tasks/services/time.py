@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from tasks.models import Task, TimeEntry
 from tasks.serializers import MAX_ENTRY_MINUTES, TimeEntrySerializer
-from tasks.services.common import lock_project, record
+from tasks.services.common import lock_project, lock_project_of, record
 from timetodo.errors import Conflict, Invalid, NotFound
 
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -89,20 +89,9 @@ def time_entry_create(
     return entry
 
 
-def _locked_entry(entry_id: Any) -> tuple[Any, TimeEntry]:
-    project_id = TimeEntry.objects.filter(pk=entry_id).values_list("task__project_id", flat=True).first()
-    if project_id is None:
-        raise NotFound("Not found.")
-    project = lock_project(project_id)
-    entry = TimeEntry.objects.filter(pk=entry_id).first()
-    if entry is None:
-        raise NotFound("Not found.")
-    return project, entry
-
-
 @transaction.atomic
 def time_entry_update(*, actor: User, entry_id: Any, values: dict[str, Any]) -> TimeEntry:
-    project, entry = _locked_entry(entry_id)
+    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id")
     old_minutes = entry.minutes
     old: dict[str, Any] = {
         "started_at": entry.started_at,
@@ -134,7 +123,7 @@ def time_entry_update(*, actor: User, entry_id: Any, values: dict[str, Any]) -> 
 
 @transaction.atomic
 def time_entry_delete(*, actor: User, entry_id: Any) -> None:
-    project, entry = _locked_entry(entry_id)
+    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id")
     _add_spent(entry.task_id, -entry.minutes)
     entry_id, task_id = entry.pk, entry.task_id
     entry.delete()
