@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from datetime import datetime
+from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,10 +17,11 @@ from django.utils import timezone
 from accounts.models import User
 from realtime import protocol
 from realtime.auth import user_for_token
+from realtime.hub import Hub, hub_for
 from tasks import selectors
 from tasks.services.common import event_payload
-from timetodo.metrics import DELIVERY_LAG, EVENTS_DELIVERED
-from timetodo.streams import EVENT_MESSAGE_TYPE, project_stream, user_stream
+from timetodo.metrics import EVENTS_DELIVERED
+from timetodo.streams import EVENT_MESSAGE_TYPE, user_stream
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
     socket has is dropped, one beyond the next seq first refills the gap from the activity
     log. Access is checked on subscribe, re-checked before delivering once it is older than
     WS_ACCESS_RECHECK_SECONDS, and at once when a revocation arrives.
+
+    Events come from the process's hub (realtime.hub), not through this socket's channel.
+    Frames and revocations are handled under `busy`; events offered meanwhile wait in
+    `inbox` and are handled in order once the socket is free.
     """
 
     user: User | None
     subscriptions: dict[str, Subscription]
+    hub: Hub
+    inbox_limit = 1000  # events waiting on a busy socket; beyond, they are refilled from the log
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
@@ -68,8 +75,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def leave_groups(self) -> None:
         for project_id in list(getattr(self, "subscriptions", {})):
-            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+            await self.hub.unfollow(project_id, self)
         self.subscriptions = {}
+        drainer = getattr(self, "drainer", None)
+        if drainer is not None:
+            drainer.cancel()
         user = getattr(self, "user", None)
         if user is not None:
             await self.channel_layer.group_discard(user_stream(user.pk), self.channel_name)
@@ -80,6 +90,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.allowance = float(settings.WS_RATE_BURST)
         self.allowance_at = time.monotonic()
         self.auth_timer: asyncio.Task[None] | None = None
+        self.hub = hub_for(self.channel_layer)
+        self.busy = asyncio.Lock()
+        self.inbox: deque[dict[str, Any]] = deque()
+        self.drainer: asyncio.Task[None] | None = None
         await self.accept()
         scope_user = self.scope.get("user")
         if scope_user is not None and scope_user.is_authenticated and scope_user.is_active:
@@ -111,19 +125,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels runs close_old_connections in a worker thread before every message. A
-        # live event touches no database (the reads it may need go through
-        # database_sync_to_async, which does that cleanup itself), and one event reaches
-        # hundreds of sockets: skip the thread hop for events.
-        if message.get("type") == EVENT_MESSAGE_TYPE:
-            await self.stream_event(message)
-            return
-        await super().dispatch(message)
-
     # Frames from the client
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        async with self.busy:
+            await self.on_frame(text_data, bytes_data)
+
+    async def on_frame(self, text_data: str | None, bytes_data: bytes | None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", "replace")
         if len(raw.encode("utf-8") if isinstance(raw, str) else raw) > protocol.MAX_FRAME_BYTES:
             # Daphne (--websocket-max-message-size 65536) closes such frames with 1009 before
@@ -192,13 +200,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
         # Join the group before reading the log: an event committed meanwhile arrives twice
         # (once here, once live) and the seq check drops the copy; none can fall between.
         # Access and the current seq are read together, after joining.
-        await self.channel_layer.group_add(project_stream(project_id), self.channel_name)
+        await self.hub.follow(project_id, self)
         last_seq = await database_sync_to_async(selectors.followed_last_seq)(
             user_id=self.user.pk, project_id=project_id
         )
         if last_seq is None:
             self.subscriptions.pop(project_id, None)
-            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+            await self.hub.unfollow(project_id, self)
             await self.send_json(protocol.error("not_found", project=project_id))
             return
         is_new = project_id not in self.subscriptions
@@ -209,7 +217,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         except ReplayRefused:
             if is_new:
                 self.subscriptions.pop(project_id, None)
-                await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+                await self.hub.unfollow(project_id, self)
             await self.send_json(protocol.error("rate_limited", project=project_id, retry_after=1))
             return
         if since is None:
@@ -245,10 +253,48 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def on_unsubscribe(self, project_id: str) -> None:
         if self.subscriptions.pop(project_id, None) is not None:
-            await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+            await self.hub.unfollow(project_id, self)
         await self.send_json({"type": "unsubscribed", "project": project_id})
 
-    # Messages from the channel layer
+    # Events from the hub
+
+    async def offer(self, message: dict[str, Any]) -> int:
+        """An event of a followed project: send it now if this socket is free and it is the
+        next one (1 is returned), else queue it for `drain` (0)."""
+        if not self.inbox and not self.busy.locked():
+            event = message["event"]
+            subscription = self.subscriptions.get(event["project"])
+            if subscription is None or event["seq"] <= subscription.seq:
+                return 0  # not followed (any more), or already delivered
+            if (
+                event["seq"] == subscription.seq + 1
+                and time.monotonic() - subscription.checked_at <= settings.WS_ACCESS_RECHECK_SECONDS
+                and not self.is_own_removal(event)
+            ):
+                subscription.seq = event["seq"]
+                await self.send(text_data=message["text"])
+                return 1
+        self.enqueue(message)
+        return 0
+
+    def enqueue(self, message: dict[str, Any]) -> None:
+        if message["type"] == EVENT_MESSAGE_TYPE and len(self.inbox) >= self.inbox_limit:
+            return  # a socket stuck this long refills the gap from the log later
+        self.inbox.append(message)
+        if self.drainer is None:
+            self.drainer = asyncio.ensure_future(self.drain())
+
+    async def drain(self) -> None:
+        try:
+            async with self.busy:
+                while self.inbox:
+                    message = self.inbox.popleft()
+                    if message["type"] == EVENT_MESSAGE_TYPE:
+                        await self.stream_event(message)
+                    else:
+                        await self.on_revoke(message)
+        finally:
+            self.drainer = None
 
     async def stream_event(self, message: dict[str, Any]) -> None:
         try:
@@ -272,7 +318,6 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.refill(project_id, subscription, event["seq"] - 1)
         if event["seq"] == subscription.seq + 1:
             await self.deliver(project_id, event, path="live", text=message.get("text"))
-            DELIVERY_LAG.observe(max(0.0, (timezone.now() - datetime.fromisoformat(event["at"])).total_seconds()))
 
     async def refill(self, project_id: str, subscription: Subscription, up_to: int) -> None:
         """The layer dropped something: fetch the missing events from the log, in order; a
@@ -308,9 +353,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return False
         if event["seq"] != subscription.seq + 1:
             return True
-        user = self.user
-        own_removal = user is not None and event["verb"] == "member.removed" and event["target_id"] == str(user.pk)
-        if own_removal and not await self.may_follow(project_id):
+        if self.is_own_removal(event) and not await self.may_follow(project_id):
             await self.revoke(project_id)  # (a removal followed by a re-add is history, not a revocation)
             return False
         subscription.seq = event["seq"]
@@ -318,8 +361,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
         EVENTS_DELIVERED.labels(path=path).inc()
         return True
 
+    def is_own_removal(self, event: dict[str, Any]) -> bool:
+        user = self.user
+        return user is not None and event["verb"] == "member.removed" and event["target_id"] == str(user.pk)
+
     async def stream_revoke(self, message: dict[str, Any]) -> None:
         """A project was deleted or the user deactivated: re-check every subscription now."""
+        async with self.busy:
+            await self.on_revoke(message)
+
+    async def on_revoke(self, message: dict[str, Any]) -> None:
         if self.user is None:
             return
         if message.get("reason") == "user_deactivated":
@@ -332,7 +383,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def revoke(self, project_id: str) -> None:
         if self.subscriptions.pop(project_id, None) is None:
             return
-        await self.channel_layer.group_discard(project_stream(project_id), self.channel_name)
+        await self.hub.unfollow(project_id, self)
         await self.send_json({"type": "unsubscribed", "project": project_id, "reason": "access_revoked"})
 
     async def may_follow(self, project_id: str) -> bool:

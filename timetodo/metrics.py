@@ -21,6 +21,6 @@ EVENTS_DELIVERED = Counter(
 )
 DELIVERY_LAG = Histogram(
     "timetodo_event_delivery_lag_seconds",
-    "Seconds from an event's commit to its delivery to a socket (live path).",
+    "Seconds from an event's commit until this process has handed it to all its sockets (live path).",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

@@ -27,8 +27,11 @@ EVENT_MESSAGE_TYPE = "stream.event"
 REVOKE_MESSAGE_TYPE = "stream.revoke"
 
 
+PROJECT_STREAM_PREFIX = "project."
+
+
 def project_stream(project_id: object) -> str:
-    return f"project.{project_id}"
+    return f"{PROJECT_STREAM_PREFIX}{project_id}"
 
 
 def user_stream(user_id: object) -> str:
@@ -62,7 +65,8 @@ def revoke_unsafe(stream: str, reason: str) -> None:
     try:
         layer = get_channel_layer()
         if layer is not None:
-            async_to_sync(layer.group_send)(stream, {"type": REVOKE_MESSAGE_TYPE, "reason": reason})
+            message = {"type": REVOKE_MESSAGE_TYPE, "stream": stream, "reason": reason}
+            async_to_sync(layer.group_send)(stream, message)
     except Exception:
         logger.exception("could not send a revocation to %s", stream)
 

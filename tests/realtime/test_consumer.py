@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -61,14 +60,6 @@ class Socket:
             frame["since"] = since
         await self.send(frame)
         return await self.receive()
-
-
-@pytest.fixture
-async def sockets() -> AsyncIterator[list[Socket]]:
-    opened: list[Socket] = []
-    yield opened
-    for socket in opened:
-        await socket.communicator.disconnect()
 
 
 async def open_socket(sockets: list[Socket], headers: list[tuple[bytes, bytes]] | None = None) -> Socket:

@@ -1,0 +1,117 @@
+"""One listener per server process for each followed project, handing events to local sockets.
+
+A project's event may go to hundreds of sockets. Joining every socket's own channel to the
+project's group would make the channel layer decode the message once per socket and wake
+each consumer's receive loop (a queue, a task, a wait) to send one frame. Instead the
+process's hub joins the group once per project, receives each event once, and offers it
+to the sockets following that project here: a socket that is idle and next in line gets
+the pre-encoded frame at once; anything else (a gap to refill, an access re-check, a
+socket busy with a frame) is queued on that socket and handled in order by the socket
+itself (see `BoardConsumer.offer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from timetodo.metrics import DELIVERY_LAG, EVENTS_DELIVERED
+from timetodo.streams import EVENT_MESSAGE_TYPE, PROJECT_STREAM_PREFIX, REVOKE_MESSAGE_TYPE, project_stream
+
+if TYPE_CHECKING:
+    from realtime.consumers import BoardConsumer
+
+logger = logging.getLogger(__name__)
+
+LIVE_DELIVERED = EVENTS_DELIVERED.labels(path="live")
+RETRY_SECONDS = 1.0
+
+
+class Hub:
+    """The followers of each project in this process (one hub per event loop and layer)."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.followers: dict[str, set[BoardConsumer]] = {}
+        self.channel: str | None = None
+        self.reader: asyncio.Task[None] | None = None
+        # Serialises joining and leaving groups: a socket must not read the log before
+        # the group it follows has really been joined.
+        self.lock = asyncio.Lock()
+
+    async def follow(self, project_id: str, consumer: BoardConsumer) -> None:
+        async with self.lock:
+            consumers = self.followers.get(project_id)
+            if not consumers:
+                if self.channel is None:
+                    # (the default prefix: the core layer reads one list per process prefix)
+                    self.channel = await self.layer.new_channel()
+                    self.reader = asyncio.ensure_future(self.run(self.channel))
+                await self.layer.group_add(project_stream(project_id), self.channel)
+                consumers = self.followers[project_id] = set()
+            consumers.add(consumer)
+
+    async def unfollow(self, project_id: str, consumer: BoardConsumer) -> None:
+        consumers = self.followers.get(project_id)
+        if consumers is None or consumer not in consumers:
+            return
+        consumers.discard(consumer)
+        if consumers:
+            return
+        async with self.lock:
+            if self.followers.get(project_id):
+                return  # someone followed it again meanwhile
+            self.followers.pop(project_id, None)
+            if self.channel is not None:
+                await self.layer.group_discard(project_stream(project_id), self.channel)
+            if not self.followers and self.reader is not None:
+                self.reader.cancel()
+                self.reader, self.channel = None, None
+
+    async def run(self, channel: str) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Redis is down or restarting: keep trying. Sockets refill whatever they
+                # missed from the activity log (on the next event or ping).
+                logger.exception("receiving events failed; retrying in %s s", RETRY_SECONDS)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            kind = message.get("type")
+            if kind == EVENT_MESSAGE_TYPE:
+                await self.hand_out(message)
+            elif kind == REVOKE_MESSAGE_TYPE:
+                project_id = str(message.get("stream", "")).removeprefix(PROJECT_STREAM_PREFIX)
+                for consumer in list(self.followers.get(project_id, ())):
+                    consumer.enqueue(message)
+
+    async def hand_out(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        delivered = 0
+        for consumer in list(self.followers.get(event["project"], ())):
+            try:
+                delivered += await consumer.offer(message)
+            except Exception:
+                logger.exception("offering an event to a socket failed")
+        if delivered:
+            LIVE_DELIVERED.inc(delivered)
+            # Commit to the last of this process's sockets that got it at once.
+            DELIVERY_LAG.observe(max(0.0, time.time() - datetime.fromisoformat(event["at"]).timestamp()))
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def hub_for(layer: Any) -> Hub:
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        hub = _hubs[loop] = Hub(layer)
+    return hub
