@@ -35,11 +35,13 @@ class Follower:
         self.seqs: set[int] = set()
         self.latencies: list[float] = []
         self.repaired = 0
+        self.live = True
 
     def on_frame(self, frame: dict) -> None:
-        if frame.get("type") == "event":
+        if frame.get("type") == "event" and frame["seq"] not in self.seqs:
             self.seqs.add(frame["seq"])
-            self.latencies.append(time.time() - datetime.fromisoformat(frame["at"]).timestamp())
+            if self.live:  # (a replay during repair is not a live delivery)
+                self.latencies.append(time.time() - datetime.fromisoformat(frame["at"]).timestamp())
 
 
 async def follow(port: int, token: str, project: str, follower: Follower, since: int | None = None) -> Socket:
@@ -96,6 +98,7 @@ async def measure(port: int, seed: dict, sockets: int, rate: float, seconds: flo
     expected = (last - first + 1) * len(followers)
     live = sum(len(f.seqs) for f in followers)
     for follower in followers:
+        follower.live = False
         await repair(port, token, project, follower, first, last)
     repaired = sum(len(f.seqs) for f in followers)
     for socket in connections:

@@ -21,7 +21,7 @@ from realtime.hub import Hub, hub_for
 from tasks import selectors
 from tasks.services.common import event_payload
 from timetodo.metrics import EVENTS_DELIVERED
-from timetodo.streams import EVENT_MESSAGE_TYPE, user_stream
+from timetodo.streams import EVENT_MESSAGE_TYPE, REVOKE_MESSAGE_TYPE, user_stream
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +74,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.leave_groups()
 
     async def leave_groups(self) -> None:
-        for project_id in list(getattr(self, "subscriptions", {})):
-            await self.hub.unfollow(project_id, self)
         self.subscriptions = {}
         drainer = getattr(self, "drainer", None)
         if drainer is not None:
             drainer.cancel()
+        hub = getattr(self, "hub", None)
+        if hub is not None:
+            await hub.unfollow_all(self)
         user = getattr(self, "user", None)
         if user is not None:
             await self.channel_layer.group_discard(user_stream(user.pk), self.channel_name)
@@ -94,6 +95,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.busy = asyncio.Lock()
         self.inbox: deque[dict[str, Any]] = deque()
         self.drainer: asyncio.Task[None] | None = None
+        self.closing = False  # set the moment the user is deactivated: nothing more is sent
         await self.accept()
         scope_user = self.scope.get("user")
         if scope_user is not None and scope_user.is_authenticated and scope_user.is_active:
@@ -201,9 +203,14 @@ class BoardConsumer(AsyncWebsocketConsumer):
         # (once here, once live) and the seq check drops the copy; none can fall between.
         # Access and the current seq are read together, after joining.
         await self.hub.follow(project_id, self)
-        last_seq = await database_sync_to_async(selectors.followed_last_seq)(
-            user_id=self.user.pk, project_id=project_id
-        )
+        try:
+            last_seq = await database_sync_to_async(selectors.followed_last_seq)(
+                user_id=self.user.pk, project_id=project_id
+            )
+        except BaseException:
+            if project_id not in self.subscriptions:
+                await self.hub.unfollow(project_id, self)
+            raise
         if last_seq is None:
             self.subscriptions.pop(project_id, None)
             await self.hub.unfollow(project_id, self)
@@ -261,6 +268,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def offer(self, message: dict[str, Any]) -> int:
         """An event of a followed project: send it now if this socket is free and it is the
         next one (1 is returned), else queue it for `drain` (0)."""
+        if self.closing:
+            return 0
         if not self.inbox and not self.busy.locked():
             event = message["event"]
             subscription = self.subscriptions.get(event["project"])
@@ -291,8 +300,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
                     message = self.inbox.popleft()
                     if message["type"] == EVENT_MESSAGE_TYPE:
                         await self.stream_event(message)
-                    else:
+                        continue
+                    try:
                         await self.on_revoke(message)
+                    except Exception:
+                        # Access could not be re-checked: end the socket rather than risk
+                        # sending a revoked project's events; the client resumes.
+                        logger.exception("re-checking access failed")
+                        self.closing = True
+                        await self.close(code=protocol.CLOSE_SERVER_ERROR)
+                        return
         finally:
             self.drainer = None
 
@@ -349,7 +366,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def deliver(self, project_id: str, event: dict[str, Any], *, path: str, text: str | None = None) -> bool:
         """Send the next event of a subscription; False once the subscription has ended."""
         subscription = self.subscriptions.get(project_id)
-        if subscription is None:
+        if subscription is None or self.closing:
             return False
         if event["seq"] != subscription.seq + 1:
             return True
@@ -365,8 +382,19 @@ class BoardConsumer(AsyncWebsocketConsumer):
         user = self.user
         return user is not None and event["verb"] == "member.removed" and event["target_id"] == str(user.pk)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # A deactivation must stop delivery at once: Channels would first hop to the
+        # database thread (close_old_connections) and the handler then wait for `busy`,
+        # while the hub kept sending.
+        if message.get("type") == REVOKE_MESSAGE_TYPE and message.get("reason") == "user_deactivated":
+            self.closing = True
+        await super().dispatch(message)
+
     async def stream_revoke(self, message: dict[str, Any]) -> None:
         """A project was deleted or the user deactivated: re-check every subscription now."""
+        if self.closing and message.get("reason") == "user_deactivated":
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
         async with self.busy:
             await self.on_revoke(message)
 

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 LIVE_DELIVERED = EVENTS_DELIVERED.labels(path="live")
 RETRY_SECONDS = 1.0
+# The core and in-memory layers forget a group member a day (group_expiry) after it
+# joined: the hub renews its memberships well before that.
+RENEW_SECONDS = 3600.0
 
 
 class Hub:
@@ -39,6 +42,7 @@ class Hub:
         self.followers: dict[str, set[BoardConsumer]] = {}
         self.channel: str | None = None
         self.reader: asyncio.Task[None] | None = None
+        self.renewer: asyncio.Task[None] | None = None
         # Serialises joining and leaving groups: a socket must not read the log before
         # the group it follows has really been joined.
         self.lock = asyncio.Lock()
@@ -51,9 +55,19 @@ class Hub:
                     # (the default prefix: the core layer reads one list per process prefix)
                     self.channel = await self.layer.new_channel()
                     self.reader = asyncio.ensure_future(self.run(self.channel))
+                    self.renewer = asyncio.ensure_future(self.renew(self.channel))
                 await self.layer.group_add(project_stream(project_id), self.channel)
                 consumers = self.followers[project_id] = set()
             consumers.add(consumer)
+
+    async def unfollow_all(self, consumer: BoardConsumer) -> None:
+        """Everything a closing socket follows here, whatever fails on the way."""
+        for project_id, consumers in list(self.followers.items()):
+            if consumer in consumers:
+                try:
+                    await self.unfollow(project_id, consumer)
+                except Exception:
+                    logger.exception("leaving %s failed", project_stream(project_id))
 
     async def unfollow(self, project_id: str, consumer: BoardConsumer) -> None:
         consumers = self.followers.get(project_id)
@@ -68,9 +82,21 @@ class Hub:
             self.followers.pop(project_id, None)
             if self.channel is not None:
                 await self.layer.group_discard(project_stream(project_id), self.channel)
-            if not self.followers and self.reader is not None:
-                self.reader.cancel()
-                self.reader, self.channel = None, None
+            if not self.followers:
+                for task in (self.reader, self.renewer):
+                    if task is not None:
+                        task.cancel()
+                self.reader, self.renewer, self.channel = None, None, None
+
+    async def renew(self, channel: str) -> None:
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            async with self.lock:
+                for project_id in list(self.followers):
+                    try:
+                        await self.layer.group_add(project_stream(project_id), channel)
+                    except Exception:
+                        logger.exception("renewing %s failed", project_stream(project_id))
 
     async def run(self, channel: str) -> None:
         while True:
@@ -84,13 +110,24 @@ class Hub:
                 logger.exception("receiving events failed; retrying in %s s", RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
-            kind = message.get("type")
-            if kind == EVENT_MESSAGE_TYPE:
-                await self.hand_out(message)
-            elif kind == REVOKE_MESSAGE_TYPE:
-                project_id = str(message.get("stream", "")).removeprefix(PROJECT_STREAM_PREFIX)
-                for consumer in list(self.followers.get(project_id, ())):
-                    consumer.enqueue(message)
+            try:
+                await self.handle(message)
+            except Exception:
+                # One odd message must not stop live delivery for the whole process.
+                logger.exception("handling a %s message failed", message.get("type"))
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == EVENT_MESSAGE_TYPE:
+            await self.hand_out(message)
+        elif kind == REVOKE_MESSAGE_TYPE:
+            stream = message.get("stream")
+            if isinstance(stream, str):
+                followers = self.followers.get(stream.removeprefix(PROJECT_STREAM_PREFIX), set())
+            else:  # (from an older publisher: every socket re-checks)
+                followers = {consumer for consumers in self.followers.values() for consumer in consumers}
+            for consumer in list(followers):
+                consumer.enqueue(message)
 
     async def hand_out(self, message: dict[str, Any]) -> None:
         event = message["event"]

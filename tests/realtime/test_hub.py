@@ -3,17 +3,21 @@ are busy get their events afterwards and in order, and nothing is lost when it o
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import channels.consumer
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from realtime import hub as hub_module
 from realtime.consumers import BoardConsumer
 from realtime.hub import Hub, hub_for
+from tasks import selectors
 from tests.realtime.test_consumer import Socket, create_task, open_socket
 from tests.tasks.conftest import Team
-from timetodo.streams import project_stream
+from timetodo.streams import project_stream, publish_unsafe, revoke_unsafe, user_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -105,3 +109,61 @@ async def test_the_hub_keeps_listening_after_the_layer_fails(team: Team, sockets
     await create_task(team, "after the outage")
     assert (await socket.receive())["data"]["title"] == "after the outage"
     assert len(failures) == 1
+
+
+async def test_memberships_are_renewed_before_the_layer_forgets_them(team: Team, sockets, monkeypatch) -> None:
+    layer = get_channel_layer()
+    if not isinstance(layer, InMemoryChannelLayer):
+        pytest.skip("the in-memory layer's expiry can be shortened here; the core layer expires the same way")
+    monkeypatch.setattr(layer, "group_expiry", 1)
+    monkeypatch.setattr(hub_module, "RENEW_SECONDS", 0.3)
+    socket = await following(sockets, team)
+    await asyncio.sleep(1.5)  # beyond the expiry of the first group_add
+    await create_task(team, "a day later")
+    assert (await socket.receive())["data"]["title"] == "a day later"
+
+
+async def test_a_failed_subscribe_leaves_nothing_followed(team: Team, sockets, monkeypatch) -> None:
+    def database_blip(**kwargs: Any) -> None:
+        raise RuntimeError("database blip")
+
+    monkeypatch.setattr(selectors, "followed_last_seq", database_blip)
+    socket = await open_socket(sockets)
+    await socket.login(team.users["viewer"])
+    await socket.send({"type": "subscribe", "project": str(team.project.pk)})
+    assert (await socket.receive())["code"] == "server_error"
+    assert the_hub().followers == {}
+
+
+async def test_a_revocation_that_cannot_be_checked_closes_the_socket(team: Team, sockets, monkeypatch) -> None:
+    socket = await following(sockets, team)
+    consumer = follower(team)
+
+    async def database_down(project_id: str) -> bool:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(consumer, "may_follow", database_down)
+    await sync_to_async(revoke_unsafe)(project_stream(team.project.pk), "project_deleted")
+    assert await socket.closed_with() == 1011
+
+
+async def test_nothing_is_sent_after_a_deactivation_even_while_the_close_waits(
+    team: Team, sockets, monkeypatch
+) -> None:
+    real_hop = channels.consumer.aclose_old_connections
+
+    async def busy_database_thread() -> None:
+        await asyncio.sleep(0.2)  # the thread every database call shares is busy
+        await real_hop()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", busy_database_thread)
+    socket = await following(sockets, team)
+    viewer = team.users["viewer"]
+    await sync_to_async(type(viewer).objects.filter(pk=viewer.pk).update)(is_active=False)
+    await sync_to_async(revoke_unsafe)(user_stream(viewer.pk), "user_deactivated")
+    await asyncio.sleep(0.05)  # the revocation has reached the socket, the close is pending
+    await sync_to_async(publish_unsafe)(
+        project_stream(team.project.pk),
+        {"type": "event", "project": str(team.project.pk), "seq": 1, "verb": "task.created", "at": "x"},
+    )
+    assert await socket.closed_with() == 4401
