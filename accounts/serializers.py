@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.models import User
 from accounts.selectors import email_taken, username_taken
+from timetodo.inputs import StrictInput
 
 PASSWORD_MAX_LENGTH = 128
 
@@ -43,7 +44,7 @@ def validate_new_password(password: str, user: User) -> None:
         raise serializers.ValidationError(list(exc.messages)) from None
 
 
-class RegisterSerializer(serializers.Serializer[dict[str, Any]]):
+class RegisterSerializer(StrictInput):
     email = serializers.EmailField(max_length=254)
     username = UsernameField()
     password = PasswordField()
@@ -68,7 +69,7 @@ class RegisterSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class LoginSerializer(serializers.Serializer[dict[str, Any]]):
+class LoginSerializer(StrictInput):
     email = serializers.CharField(max_length=254, required=False)
     username = serializers.CharField(max_length=254, required=False)
     password = PasswordField(max_length=1024)
@@ -79,11 +80,11 @@ class LoginSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class RefreshSerializer(serializers.Serializer[dict[str, Any]]):
+class RefreshSerializer(StrictInput):
     refresh = serializers.CharField(max_length=4096)
 
 
-class PasswordChangeSerializer(serializers.Serializer[dict[str, Any]]):
+class PasswordChangeSerializer(StrictInput):
     old_password = PasswordField(max_length=1024)
     new_password = PasswordField()
 
@@ -97,7 +98,7 @@ class PasswordChangeSerializer(serializers.Serializer[dict[str, Any]]):
         return value
 
 
-class ProfileUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+class ProfileUpdateSerializer(StrictInput):
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     username = UsernameField(required=False)
 

@@ -26,6 +26,7 @@ from tasks.models import (
     Task,
     TimeEntry,
 )
+from timetodo.inputs import StrictInput
 
 # Output
 
@@ -205,7 +206,7 @@ class ActivitySerializer(serializers.ModelSerializer[Activity]):
 # Input
 
 
-class ProjectCreateSerializer(serializers.Serializer[dict[str, Any]]):
+class ProjectCreateSerializer(StrictInput):
     name = serializers.CharField(max_length=200)
     key = serializers.RegexField(
         PROJECT_KEY_PATTERN, max_length=10, error_messages={"invalid": "2-10 uppercase letters or digits."}
@@ -230,11 +231,11 @@ class ProjectUpdateSerializer(ProjectCreateSerializer):
     )
 
 
-class TransferSerializer(serializers.Serializer[dict[str, Any]]):
+class TransferSerializer(StrictInput):
     user = serializers.UUIDField()
 
 
-class MemberAddSerializer(serializers.Serializer[dict[str, Any]]):
+class MemberAddSerializer(StrictInput):
     email = serializers.EmailField(max_length=254, required=False)
     user = serializers.UUIDField(required=False)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)  # never "owner": 400 from the service
@@ -245,11 +246,11 @@ class MemberAddSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class MemberUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+class MemberUpdateSerializer(StrictInput):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class ColumnCreateSerializer(serializers.Serializer[dict[str, Any]]):
+class ColumnCreateSerializer(StrictInput):
     name = serializers.CharField(max_length=100)
     position = serializers.IntegerField(min_value=0, max_value=10_000, required=False)
     wip_limit = serializers.IntegerField(min_value=1, max_value=100_000, required=False, allow_null=True)
@@ -260,7 +261,7 @@ class ColumnUpdateSerializer(ColumnCreateSerializer):
     name = serializers.CharField(max_length=100, required=False)
 
 
-class LabelCreateSerializer(serializers.Serializer[dict[str, Any]]):
+class LabelCreateSerializer(StrictInput):
     name = serializers.CharField(max_length=50)
     color = serializers.RegexField(r"^#[0-9a-fA-F]{6}\Z", max_length=7, error_messages={"invalid": "Use #rrggbb."})
 
@@ -272,7 +273,7 @@ class LabelUpdateSerializer(LabelCreateSerializer):
     )
 
 
-class TaskFieldsSerializer(serializers.Serializer[dict[str, Any]]):
+class TaskFieldsSerializer(StrictInput):
     """The writable task fields; references are ids, checked against the project by the service."""
 
     title = serializers.CharField(max_length=255)
@@ -298,7 +299,7 @@ class TaskUpdateSerializer(TaskFieldsSerializer):
     version = serializers.IntegerField(min_value=1, required=False)
 
 
-class TaskMoveSerializer(serializers.Serializer[dict[str, Any]]):
+class TaskMoveSerializer(StrictInput):
     column = serializers.UUIDField()
     before = serializers.UUIDField(required=False, allow_null=True)
     after = serializers.UUIDField(required=False, allow_null=True)
@@ -310,7 +311,7 @@ class TaskMoveSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class BulkSetSerializer(serializers.Serializer[dict[str, Any]]):
+class BulkSetSerializer(StrictInput):
     column = serializers.UUIDField(required=False)
     assignee = serializers.UUIDField(required=False, allow_null=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
@@ -324,12 +325,12 @@ class BulkSetSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class BulkSerializer(serializers.Serializer[dict[str, Any]]):
+class BulkSerializer(StrictInput):
     ids = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=200)
     set = BulkSetSerializer()
 
 
-class CommentWriteSerializer(serializers.Serializer[dict[str, Any]]):
+class CommentWriteSerializer(StrictInput):
     body = serializers.CharField(max_length=COMMENT_MAX_LENGTH)
 
 
@@ -354,7 +355,7 @@ class SprintSerializer(serializers.ModelSerializer[Sprint]):
         read_only_fields = fields
 
 
-class SprintWriteSerializer(serializers.Serializer[dict[str, Any]]):
+class SprintWriteSerializer(StrictInput):
     name = serializers.CharField(max_length=100)
     goal = serializers.CharField(max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True)
     start_date = serializers.DateField(required=False, allow_null=True)
@@ -379,7 +380,7 @@ class SprintUpdateSerializer(SprintWriteSerializer):
     name = serializers.CharField(max_length=100, required=False)
 
 
-class SprintCompleteSerializer(serializers.Serializer[dict[str, Any]]):
+class SprintCompleteSerializer(StrictInput):
     move_open_tasks_to = serializers.UUIDField(required=False, allow_null=True)
 
 
@@ -422,7 +423,7 @@ class TimeEntrySerializer(serializers.ModelSerializer[TimeEntry]):
 MAX_ENTRY_MINUTES = 24 * 60
 
 
-class TimeEntryCreateSerializer(serializers.Serializer[dict[str, Any]]):
+class TimeEntryCreateSerializer(StrictInput):
     task = serializers.UUIDField()
     started_at = serializers.DateTimeField()
     ended_at = serializers.DateTimeField(required=False)
@@ -435,7 +436,7 @@ class TimeEntryCreateSerializer(serializers.Serializer[dict[str, Any]]):
         return attrs
 
 
-class TimeEntryUpdateSerializer(serializers.Serializer[dict[str, Any]]):
+class TimeEntryUpdateSerializer(StrictInput):
     started_at = serializers.DateTimeField(required=False)
     ended_at = serializers.DateTimeField(required=False)
     minutes = serializers.IntegerField(min_value=1, max_value=MAX_ENTRY_MINUTES, required=False)

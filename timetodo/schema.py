@@ -6,22 +6,27 @@ from typing import Any
 
 ERROR_SCHEMA = {
     "type": "object",
-    "description": 'Either {"detail": "message"} or {"<field>": ["message", ...]} naming each bad field.',
+    "description": (
+        'Either {"detail": "message"} or {"<field>": ["message", ...]} naming each bad field; a list or '
+        'object field nests the same shape by index or key: {"labels": {"0": ["message"]}}.'
+    ),
     "properties": {"detail": {"type": "string"}},
-    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object"}]},
 }
 
 ERRORS = {
     "400": "Invalid input: the body names each bad field; nothing was written.",
-    "401": "Missing, invalid or expired credentials.",
+    "401": "Missing, invalid or expired credentials (or refresh token).",
     "403": "Your role in the project is too low for this action.",
-    "404": "No such object, or it is inside a project you are not a member of.",
+    "404": "No such object (or page), or it is inside a project you are not a member of.",
     "409": "Conflict with the current state (e.g. owner rules, WIP limits, non-empty column).",
     "413": "Request body too large.",
     "415": "Unsupported media type: send JSON.",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
 }
-PUBLIC_PATHS = ("/api/v1/auth/register/", "/api/v1/auth/login/", "/api/v1/auth/refresh/", "/api/v1/auth/logout/")
+# Endpoints that ignore the Authorization header and never answer 401 (login, refresh and
+# logout do: bad credentials, an invalid or revoked refresh token).
+NO_401_PATHS = ("/api/v1/auth/register/",)
 WRITE_METHODS = {"post", "put", "patch"}
 
 
@@ -32,13 +37,15 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             codes = ["429"]
-            if not path.startswith(PUBLIC_PATHS):
+            if not path.startswith(NO_401_PATHS):
                 codes.append("401")
             if method in WRITE_METHODS:
                 codes += ["400", "413", "415"]
             if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
                 codes.append("400")  # a bad filter, page size or other query parameter
-            if "{" in path or (path in ("/api/v1/tasks/", "/api/v1/tasks/bulk/") and method == "post"):
+            if path.startswith("/api/v1/") and not path.startswith("/api/v1/auth/"):
+                # an id in the path or the body the caller cannot see, a page beyond the last,
+                # no running timer to stop
                 codes.append("404")
             if (
                 path.startswith(

@@ -151,6 +151,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "timetodo.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["timetodo.throttling.AnonThrottle", "timetodo.throttling.UserThrottle"],
+    "DEFAULT_METADATA_CLASS": "timetodo.metadata.Metadata",
     "DEFAULT_PARSER_CLASSES": [
         "timetodo.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
@@ -186,6 +187,9 @@ SPECTACULAR_SETTINGS = {
         "timetodo.schema.add_error_responses",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API speaks JSON (API.md "General"); the form parsers serve the browsable API's
+    # HTML forms only and are not part of the contract.
+    "PARSER_WHITELIST": ["timetodo.parsers.SafeJSONParser"],
     # PATCH bodies are already partial where they may be; required fields stay required.
     "COMPONENT_SPLIT_PATCH": False,
     "ENUM_NAME_OVERRIDES": {

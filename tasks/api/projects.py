@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import F
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -172,7 +173,7 @@ class ColumnDetailView(ProjectScopedView):
         )
         return Response(ColumnSerializer(column).data)
 
-    @extend_schema(parameters=[OpenApiParameter("move_to", str)], responses={204: None})
+    @extend_schema(parameters=[OpenApiParameter("move_to", OpenApiTypes.UUID)], responses={204: None})
     def delete(self, request: Request, project_id: Any, column_id: Any) -> Response:
         project, _ = self.project_and_role(project_id, minimum=Role.ADMIN, action="manage columns")
         move_to = query_param(request, "move_to", serializers.UUIDField())

@@ -5,6 +5,7 @@ processes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import urllib.request
@@ -176,3 +177,50 @@ async def scenario(listening: Server, writing: Server) -> None:
     assert closed.value.rcvd.code == 4401
     with pytest.raises(InvalidStatus):
         await connect(f"ws://127.0.0.1:{listening.port}/ws/", origin=Origin("https://evil.example.net"))
+
+
+def test_socket_abuse_leaves_the_server_and_other_clients_unharmed(environ: dict[str, str], tmp_path: Path) -> None:
+    with daphne(environ, tmp_path) as server:
+        asyncio.run(abuse(server))
+
+
+async def abuse(server: Server) -> None:
+    """A flood of connections, garbage and oversized frames, and subscriptions to 1,000
+    projects, while a bystander follows its own project: it still gets its events."""
+    owner, attacker = register(server, "bystander"), register(server, "attacker")
+    project = call(server, "POST", "/api/v1/projects/", {"name": "Calm", "key": "CALM"}, owner["access"])
+    bystander = await open_socket(server, owner["access"])
+    await bystander.send(json.dumps({"type": "subscribe", "project": project["id"]}))
+    assert (await next_frame(bystander))["type"] == "subscribed"
+
+    url, origin = f"ws://127.0.0.1:{server.port}/ws/", Origin(f"http://127.0.0.1:{server.port}")
+    flood = await asyncio.gather(*(connect(url, origin=origin) for _ in range(150)))
+    try:
+        # Garbage and unauthenticated frames on a third of them: 4401 or bad_request, no crash.
+        for socket in flood[:50]:
+            await socket.send(bytes(range(256)) * 4)
+        # Oversized frames on another third: 1009.
+        for socket in flood[50:100]:
+            with contextlib.suppress(ConnectionClosed):
+                await socket.send("x" * 70_000)
+        # The attacker asks for 1,000 projects on one authenticated socket.
+        greedy = await open_socket(server, attacker["access"])
+        for n in range(1000):
+            with contextlib.suppress(ConnectionClosed):
+                await greedy.send(json.dumps({"type": "subscribe", "project": f"00000000-0000-0000-0000-{n:012d}"}))
+        answers: dict[str, int] = {}
+        with contextlib.suppress(TimeoutError, ConnectionClosed):
+            while True:
+                frame = json.loads(await asyncio.wait_for(greedy.recv(), 2))
+                answers[frame.get("code", frame["type"])] = answers.get(frame.get("code", frame["type"]), 0) + 1
+        assert set(answers) <= {"not_found", "rate_limited", "too_many_subscriptions"}, answers
+        assert answers.get("rate_limited", 0) > 0, answers  # the frame budget held
+
+        # Meanwhile the bystander is served as usual.
+        call(server, "POST", "/api/v1/tasks/", {"project": project["id"], "title": "still live"}, owner["access"])
+        event = await next_frame(bystander)
+        assert (event["verb"], event["data"]["title"]) == ("task.created", "still live")
+        assert call(server, "GET", "/health")["status"] == "healthy"
+    finally:
+        await asyncio.gather(*(socket.close() for socket in flood), return_exceptions=True)
+        await bystander.close()
