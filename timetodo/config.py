@@ -200,7 +200,7 @@ def caches(env: Env) -> dict[str, dict[str, Any]]:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "timetodo"}}
     return {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "timetodo.cache.ResilientRedisCache",
             "LOCATION": url,
             "KEY_PREFIX": env.text("CACHE_KEY_PREFIX", "timetodo"),
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

@@ -6,7 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.encoding import escape_uri_path
 
 from timetodo import views
@@ -63,3 +64,27 @@ class HealthCheckMiddleware:
         if view is not None:
             return view(request)
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A database that cannot be reached while a view runs (every API request reads it) is
+    a 503 JSON answer with Retry-After, not a 500 page: clients and load balancers retry,
+    and nothing half-written is left behind (the request's transaction never committed)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError | InterfaceError):
+            return self.unavailable(exception)
+        return None
+
+    @staticmethod
+    def unavailable(exc: Exception) -> HttpResponse:
+        logger.error("database unavailable: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        response = JsonResponse({"detail": "The database is unavailable. Try again shortly."}, status=503)
+        response["Retry-After"] = "5"
+        return response

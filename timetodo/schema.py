@@ -23,6 +23,7 @@ ERRORS = {
     "413": "Request body too large.",
     "415": "Unsupported media type: send JSON.",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
+    "503": "The database is unavailable: retry after the seconds in Retry-After; nothing was written.",
 }
 # Endpoints that ignore the Authorization header and never answer 401 (login, refresh and
 # logout do: bad credentials, an invalid or revoked refresh token).
@@ -61,6 +62,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 and method != "get"
             ):
                 codes += ["403", "409"]
+            if path.startswith("/api/v1/"):
+                codes.append("503")
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(

@@ -135,7 +135,7 @@ def test_authenticated_users_are_throttled_by_the_user_rate(
 def test_login_counters_live_in_redis_when_it_is_configured(clock: FrozenClock, user: User) -> None:
     import redis
 
-    assert django_settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert django_settings.CACHES["default"]["BACKEND"] == "timetodo.cache.ResilientRedisCache"
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
     before = set(client.keys("*rl:*"))
     attempt(username=user.username)

@@ -97,7 +97,7 @@ def test_redis_url_switches_layer_and_cache() -> None:
     assert core["BACKEND"] == "channels_redis.core.RedisChannelLayer"
     with pytest.raises(ImproperlyConfigured, match="CHANNEL_LAYER"):
         config.channel_layers(env(REDIS_URL=url, CHANNEL_LAYER="carrier-pigeon"))
-    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["BACKEND"] == "timetodo.cache.ResilientRedisCache"
     assert cache["LOCATION"] == url
 
 
@@ -303,5 +303,5 @@ def test_render_host_name_is_allowed_and_trusted() -> None:
     assert loaded["ALLOWED_HOSTS"] == ["todo.example.com", "timetodo.onrender.com"]
     assert loaded["CSRF_TRUSTED_ORIGINS"] == ["https://todo.example.com", "https://timetodo.onrender.com"]
     assert loaded["LAYER"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
-    assert loaded["CACHE"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["CACHE"] == "timetodo.cache.ResilientRedisCache"
     assert loaded["ACCESS_MINUTES"] == 5
