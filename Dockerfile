@@ -39,4 +39,6 @@ USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "timetodo.healthcheck"]
-CMD ["sh", "-c", "exec daphne --bind 0.0.0.0 --port \"${PORT:-8000}\" --access-log /dev/null --websocket-max-message-size 65536 --ping-interval \"${WS_HEARTBEAT_SECONDS:-20}\" timetodo.asgi:application"]
+# timetodo.serve binds $PORT and runs WEB_CONCURRENCY Daphne processes on it (default 1;
+# Daphne itself: --websocket-max-message-size 65536, --ping-interval $WS_HEARTBEAT_SECONDS).
+CMD ["python", "-m", "timetodo.serve"]

@@ -85,27 +85,11 @@ def start(extra: list[str]) -> int:
         code = run([str(PYTHON), "manage.py", *step], env)
         if code:
             return code
-    host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
-    _say(f"starting Daphne on http://{host}:{port}  (Ctrl+C stops it)")
-    return run(
-        # Our own request log line carries the request id; Daphne's access log would repeat it without.
-        [
-            str(PYTHON),
-            "-m",
-            "daphne",
-            "-b",
-            host,
-            "-p",
-            port,
-            "--access-log",
-            os.devnull,
-            "--websocket-max-message-size",
-            "65536",
-            *extra,
-            "timetodo.asgi:application",
-        ],
-        env,
-    )
+    env.setdefault("HOST", "127.0.0.1")
+    env.setdefault("PORT", "8000")
+    _say(f"starting Daphne on http://{env['HOST']}:{env['PORT']}  (Ctrl+C stops it)")
+    # As the container starts it; options after `start` go to Daphne.
+    return run([str(PYTHON), "-m", "timetodo.serve", *extra], env)
 
 
 def test(extra: list[str]) -> int:

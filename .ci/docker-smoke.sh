@@ -52,9 +52,8 @@ port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("1
 export PORT="$port" DEBUG=0 SECRET_KEY="docker-smoke-runtime-key-0123456789-abcdefghijklmnop" \
   ALLOWED_HOSTS=127.0.0.1 DATABASE_URL="sqlite:///$work/app.sqlite3" PATH="$work/venv/bin:$PATH"
 python manage.py migrate --noinput -v0
-echo "docker-smoke: CMD: daphne on \$PORT=$port"
-sh -c 'exec daphne --bind 0.0.0.0 --port "${PORT:-8000}" --access-log /dev/null --websocket-max-message-size 65536 --ping-interval "${WS_HEARTBEAT_SECONDS:-20}" timetodo.asgi:application' \
-  >"$work/daphne.log" 2>&1 &
+echo "docker-smoke: CMD: python -m timetodo.serve on \$PORT=$port"
+python -m timetodo.serve >"$work/daphne.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 60); do
   if python -m timetodo.healthcheck 2>/dev/null; then

@@ -6,7 +6,8 @@
 
 It runs bench/run.py (HTTP: task list, board, create, move on Daphne + PostgreSQL) and
 bench/fanout.py (live events to 100 and 500 sockets on Daphne + PostgreSQL + Redis, the
-pub/sub layer) and collects their rows: requests or events per second, p50, p99, errors,
+pub/sub layer), both on --processes Daphne processes (default: one per core, as
+WEB_CONCURRENCY should be set) and collects their rows: requests or events per second, p50, p99, errors,
 delivery ratio. The smoke run uses tiny loads and fails (exit 1) when a request errs or an
 event is not delivered after gap repair; it asserts nothing about timing.
 """
@@ -49,18 +50,22 @@ def run(script: str, *args: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny loads, no results file; fail on errors")
+    parser.add_argument(
+        "--processes", type=int, default=os.cpu_count() or 1, help="Daphne processes (WEB_CONCURRENCY; default: cores)"
+    )
     args = parser.parse_args()
+    processes = ["--processes", str(args.processes)]
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (and REDIS_URL to Redis).")
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL: the fan-out benchmark measures the Redis channel layer.")
 
     if args.smoke:
-        http = run("run.py", "--seconds", "1", "--connections", "2")
-        fanout = run("fanout.py", "--sockets", "20", "--rate", "5", "--seconds", "2", "--layer", "pubsub")
+        http = run("run.py", "--seconds", "1", "--connections", "2", *processes)
+        fanout = run("fanout.py", "--sockets", "20", "--rate", "5", "--seconds", "2", "--layer", "pubsub", *processes)
     else:
-        http = run("run.py", "--seconds", "10", "--connections", "8")
-        fanout = run("fanout.py", "--sockets", "100", "500", "--rate", "20", "--seconds", "15", "--layer", "pubsub")
+        http = run("run.py", "--seconds", "10", "--connections", "8", *processes)
+        fanout = run("fanout.py", "--sockets", "100", "500", "--rate", "20", "--seconds", "15", *processes)
 
     lines = [
         "| benchmark | load | per second | p50 ms | p99 ms | errors | delivered |",
@@ -92,6 +97,7 @@ def main() -> None:
     RESULTS.write_text(
         "# Benchmark results\n\n"
         f"Measured {stamp} with `python bench/all.py` on this machine: {cores} cores, "
+        f"{args.processes} Daphne processes (`WEB_CONCURRENCY`), "
         f"Python {platform.python_version()}, client and server on the same cores. "
         'Details and targets: README "Performance" and "Live sockets".\n\n'
         f"{table}\n\n"

@@ -1,9 +1,11 @@
 """Fan-out benchmark: N sockets following one project while a writer updates tasks.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/fanout.py --sockets 100 500 --rate 20 --seconds 15 --layer core pubsub
+        .venv/bin/python bench/fanout.py --sockets 100 500 --rate 20 --seconds 15 --processes 1 2
 
-For each socket count and channel layer it starts Daphne on PostgreSQL + Redis, opens the
+For each socket count, number of Daphne processes (--processes, WEB_CONCURRENCY, the
+server started as the container starts it) and channel layer (--layer core pubsub; pub/sub
+by default) it starts the server on PostgreSQL + Redis, opens the
 sockets (authenticated, subscribed; a lean RFC 6455 client, bench/wsclient.py, so that the
 500 readers do not take the server's CPU), PATCHes tasks on a schedule of --rate per second
 for --seconds over 4 connections, and reports the events/s achieved, the delivery ratio
@@ -24,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ROOT, daphne_command, database_urls, environment, free_port, http, prepare
+from run import database_urls, environment, free_port, http, prepare, start_server
 from wsclient import Socket, connect
 
 WRITERS = 4  # connections issuing the updates, so one slow answer does not hold the schedule back
@@ -117,53 +119,34 @@ def main() -> None:
     parser.add_argument("--sockets", type=int, nargs="+", default=[100, 500])
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=15)
-    parser.add_argument("--layer", nargs="+", default=["core"], choices=["core", "pubsub"])
+    parser.add_argument("--layer", nargs="+", default=["pubsub"], choices=["core", "pubsub"])
+    parser.add_argument("--processes", type=int, nargs="+", default=[1], help="Daphne processes (WEB_CONCURRENCY)")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL: the benchmark measures the Redis channel layer.")
-    if len(args.sockets) > 1 or len(args.layer) > 1:
+    runs = [(layer, n, sockets) for layer in args.layer for n in args.processes for sockets in args.sockets]
+    if len(runs) > 1:
         # One configuration per process and database: runs must not share leftovers.
-        for layer in args.layer:
-            for sockets in args.sockets:
-                subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--sockets",
-                        str(sockets),
-                        "--layer",
-                        layer,
-                        "--rate",
-                        str(args.rate),
-                        "--seconds",
-                        str(args.seconds),
-                    ],
-                    check=False,
-                )
+        for layer, processes, sockets in runs:
+            options = ["--sockets", str(sockets), "--layer", layer, "--processes", str(processes)]
+            options += ["--rate", str(args.rate), "--seconds", str(args.seconds)]
+            subprocess.run([sys.executable, __file__, *options], check=False)
         return
+    layer, processes, sockets = runs[0]
     admin_url, bench_url = database_urls()
     seed = prepare(admin_url, bench_url)
-    for layer in args.layer:
-        print(f"\nchannel layer: {layer}, {args.rate:g} updates/s for {args.seconds:g} s\n")
-        print("| sockets | events/s | delivered live | after repair | p50 ms | p99 ms |\n|---|---|---|---|---|---|")
-        for sockets in args.sockets:
-            port = free_port()
-            env = {**environment(bench_url), "CHANNEL_LAYER": layer}
-            log = Path(os.environ.get("FANOUT_SERVER_LOG", os.devnull)).open("a")  # noqa: SIM115 (closed below)
-            server = subprocess.Popen(
-                daphne_command(port),
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                time.sleep(3)
-                print(asyncio.run(measure(port, seed, sockets, args.rate, args.seconds)), flush=True)
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
-                log.close()
+    print(f"\nchannel layer: {layer}, {processes} Daphne processes, {args.rate:g} updates/s for {args.seconds:g} s\n")
+    print("| sockets | events/s | delivered live | after repair | p50 ms | p99 ms |\n|---|---|---|---|---|---|")
+    port = free_port()
+    env = {**environment(bench_url), "CHANNEL_LAYER": layer}
+    with Path(os.environ.get("FANOUT_SERVER_LOG", os.devnull)).open("a") as log:
+        server = start_server(port, env, processes, log)
+        try:
+            time.sleep(3 + 2 * processes)  # every process up before the sockets connect
+            print(asyncio.run(measure(port, seed, sockets, args.rate, args.seconds)), flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 if __name__ == "__main__":

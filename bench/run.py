@@ -6,7 +6,8 @@ It creates a scratch database (timetodo_bench), migrates it, seeds one project w
 tasks across 4 columns, starts Daphne with production settings, and drives it with an
 asyncio HTTP/1.1 keep-alive client: requests/s and p50/p99 latency for the task list
 (a page of 100), the board (1,000 tasks), task create, and move. Options: --seconds,
---connections, --keep (leave the database for inspection).
+--connections, --processes (Daphne processes, WEB_CONCURRENCY; above 1 needs REDIS_URL),
+--keep (leave the database for inspection).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -88,22 +90,16 @@ def prepare(admin_url: str, bench_url: str) -> dict[str, str]:
     return json.loads(seeded.stdout.strip().splitlines()[-1])
 
 
-def daphne_command(port: int) -> list[str]:
-    """Daphne as the container runs it (see the Dockerfile's CMD), on localhost."""
-    return [
-        sys.executable,
-        "-m",
-        "daphne",
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "--access-log",
-        os.devnull,
-        "--websocket-max-message-size",
-        "65536",
-        "timetodo.asgi:application",
-    ]
+def start_server(port: int, env: dict[str, str], processes: int, log: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    """The server as the container runs it (the Dockerfile's CMD, `python -m timetodo.serve`) on
+    localhost, with `processes` Daphne processes (WEB_CONCURRENCY) sharing the port."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "timetodo.serve"],
+        cwd=ROOT,
+        env={**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(processes)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def free_port() -> int:
@@ -177,17 +173,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="Daphne processes (WEB_CONCURRENCY; above 1 needs REDIS_URL)"
+    )
     args = parser.parse_args()
 
     admin_url, bench_url = database_urls()
     seed = prepare(admin_url, bench_url)
     port = free_port()
-    server = subprocess.Popen(
-        daphne_command(port),
-        cwd=ROOT,
-        env=environment(bench_url),
-        stdout=subprocess.DEVNULL,
-    )
+    server = start_server(port, environment(bench_url), args.processes)
     try:
         for _ in range(100):
             try:
@@ -219,7 +213,7 @@ def main() -> None:
             ("task create", create, args.connections),
             ("task move", move, args.connections),
         ]
-        print(f"Daphne on PostgreSQL, {args.seconds:g} s per scenario\n")
+        print(f"Daphne ({args.processes} processes) on PostgreSQL, {args.seconds:g} s per scenario\n")
         print("| scenario | connections | req/s | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|")
         for name, make, connections in scenarios:
             asyncio.run(drive(port, name, make, token, 1.0, connections))  # warm up

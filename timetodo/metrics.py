@@ -5,6 +5,7 @@ from prometheus_client import Counter, Gauge, Histogram
 OPEN_WEBSOCKETS = Gauge(
     "timetodo_websocket_connections_open",
     "WebSocket connections currently open (accepted and not yet closed) on this instance.",
+    multiprocess_mode="livesum",  # with WEB_CONCURRENCY processes: the sum over the live ones
 )
 EVENTS_PUBLISHED = Counter(
     "timetodo_events_published",

@@ -118,10 +118,17 @@ def test_dockerfile() -> None:
     assert re.search(r"^HEALTHCHECK .*\n\s+CMD \[\"python\", \"-m\", \"timetodo.healthcheck\"\]", text, re.MULTILINE)
     cmd = re.search(r"^CMD (.+)$", text, re.MULTILINE)
     assert cmd is not None
-    assert "daphne" in cmd.group(1)
-    assert "${PORT:-8000}" in cmd.group(1)
-    assert "timetodo.asgi:application" in cmd.group(1)
-    assert "--websocket-max-message-size 65536" in cmd.group(1)  # frames over 64 KiB: 1009
+    assert cmd.group(1) == '["python", "-m", "timetodo.serve"]'  # exec form: SIGTERM reaches it
+
+
+def test_the_launcher_runs_daphne_as_the_container_needs() -> None:
+    from timetodo.serve import daphne_arguments
+
+    command = " ".join(daphne_arguments(3, 20, []))
+    assert "-m daphne --fd 3" in command
+    assert "--websocket-max-message-size 65536" in command  # frames over 64 KiB: 1009
+    assert "--ping-interval 20" in command
+    assert command.endswith("timetodo.asgi:application")
 
 
 def test_workflow_tests_lints_and_deploys_main() -> None:

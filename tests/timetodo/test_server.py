@@ -22,9 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 STRONG_KEY = "server-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 POSTGRES_URL = os.environ.get("DATABASE_URL", "")
-# As in the Dockerfile's CMD: Daphne itself closes frames over 64 KiB with 1009 (an
-# application may not send that code).
-DAPHNE_OPTIONS = ["--websocket-max-message-size", "65536"]
 USE_POSTGRES = POSTGRES_URL.startswith(("postgres://", "postgresql://"))
 
 
@@ -33,6 +30,7 @@ class Server:
     url: str
     port: int
     log: Path
+    process: subprocess.Popen[bytes]
 
 
 def free_port() -> int:
@@ -83,39 +81,33 @@ def scratch_database(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def daphne(environ: dict[str, str], tmp_path: Path) -> Iterator[Server]:
+def daphne(environ: dict[str, str], tmp_path: Path, processes: int = 1) -> Iterator[Server]:
+    """The server as the container's CMD starts it (`python -m timetodo.serve`), on localhost."""
     port = free_port()
     log = tmp_path / f"daphne-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                *DAPHNE_OPTIONS,
-                "timetodo.asgi:application",
-            ],
+            [sys.executable, "-m", "timetodo.serve"],
             cwd=ROOT,
-            env=environ,
+            env={**environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(processes)},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", port, log)
+    server = Server(f"http://127.0.0.1:{port}", port, log, process)
     try:
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 pytest.fail(f"daphne exited with {process.returncode}:\n{log.read_text()}")
+            # The launcher listens before Daphne has loaded the app: ready once /health answers.
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
+                urllib.request.urlopen(f"{server.url}/health", timeout=2).close()  # noqa: S310
+                break
+            except urllib.error.HTTPError:
+                break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.fail(f"daphne did not listen within 60 s:\n{log.read_text()}")
+                    pytest.fail(f"daphne did not answer within 60 s:\n{log.read_text()}")
                 time.sleep(0.2)
         yield server
     finally:

@@ -1,0 +1,210 @@
+"""Serve the app with Daphne: one process, or WEB_CONCURRENCY processes on one listening socket.
+
+    python -m timetodo.serve [daphne options...]
+
+The container's CMD and `dev.py start` both run this. It binds HOST:PORT itself and hands
+the listening socket to Daphne (`--fd`, the way Channels' deployment guide runs several
+Daphne processes behind one port), so every process accepts connections from the same
+port and the kernel spreads them. With one process Daphne replaces this one (`exec`), so
+signals reach it directly. With more, this process stays as a small supervisor:
+
+- SIGTERM or SIGINT is passed to every worker; it waits up to STOP_SECONDS for them to
+  finish, kills what is left, and exits 0.
+- A worker that exits with an error within STARTUP_SECONDS of starting could not start
+  (bad settings, say): the others are stopped and its exit code is returned, so the
+  platform sees the failure instead of a restart loop. A worker that dies later, or is
+  killed by a signal (the kernel's OOM killer, say), is started again.
+- Prometheus metrics are kept per process in a shared directory
+  (`PROMETHEUS_MULTIPROC_DIR`, prometheus_client's multiprocess mode) so `/metrics` from
+  any process shows the sum; a dead worker's live gauges are removed.
+
+Events cross processes through the Redis channel layer, so more than one process needs
+REDIS_URL: with the in-memory layer a socket on one process would miss writes served by
+another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+
+from django.core.exceptions import ImproperlyConfigured
+
+from timetodo.config import Env
+
+STARTUP_SECONDS = 10.0
+STOP_SECONDS = 25.0  # Render waits 30 s after SIGTERM before it kills the container
+MAX_PROCESSES = 64
+APPLICATION = "timetodo.asgi:application"
+
+
+def daphne_arguments(fd: int, heartbeat: int, extra: Sequence[str]) -> list[str]:
+    # Our own request log line carries the request id; Daphne's access log would repeat it without.
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "--fd",
+        str(fd),
+        "--access-log",
+        os.devnull,
+        "--websocket-max-message-size",
+        "65536",
+        "--ping-interval",
+        str(heartbeat),
+        *extra,
+        APPLICATION,
+    ]
+
+
+def read_settings(environ: Mapping[str, str]) -> tuple[str, int, int, int]:
+    """HOST, PORT, WEB_CONCURRENCY and WS_HEARTBEAT_SECONDS, checked; ImproperlyConfigured names a bad one."""
+    env = Env(environ)
+    host = env.text("HOST", "0.0.0.0")  # noqa: S104 (the container listens on every interface)
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        raise ImproperlyConfigured(f"HOST must be an IPv4 address (0.0.0.0, 127.0.0.1), not {host!r}.") from None
+    port = env.number("PORT", 8000, minimum=1)
+    if port > 65535:
+        raise ImproperlyConfigured(f"PORT must be at most 65535, not {port}.")
+    processes = env.number("WEB_CONCURRENCY", 1, minimum=1)
+    if processes > MAX_PROCESSES:
+        raise ImproperlyConfigured(f"WEB_CONCURRENCY must be at most {MAX_PROCESSES}, not {processes}.")
+    if processes > 1 and not env.text("REDIS_URL"):
+        raise ImproperlyConfigured(
+            "WEB_CONCURRENCY above 1 needs REDIS_URL: without Redis each process has its own "
+            "in-memory channel layer and a socket on one would miss writes served by another."
+        )
+    heartbeat = env.number("WS_HEARTBEAT_SECONDS", 20, minimum=5)
+    return host, port, processes, heartbeat
+
+
+def listen(host: str, port: int) -> socket.socket:
+    listener = socket.create_server((host, port), backlog=2048)
+    listener.set_inheritable(True)
+    return listener
+
+
+class Supervisor:
+    def __init__(self, command: list[str], fd: int, processes: int, metrics_dir: Path) -> None:
+        self.command = command
+        self.fd = fd
+        self.processes = processes
+        self.metrics_dir = metrics_dir
+        self.environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        self.workers: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+        self.stopping = False
+
+    def say(self, message: str) -> None:
+        print(f"timetodo.serve: {message}", file=sys.stderr, flush=True)
+
+    def spawn(self) -> None:
+        worker = subprocess.Popen(self.command, env=self.environ, pass_fds=[self.fd])  # noqa: S603
+        self.workers[worker.pid] = (worker, time.monotonic())
+
+    def stop(self, signum: int, _frame: FrameType | None = None) -> None:
+        if not self.stopping:
+            self.say(f"{signal.Signals(signum).name}: stopping {len(self.workers)} workers")
+        self.stopping = True
+        for pid in self.workers:
+            # os.kill, not Popen.send_signal: that polls first and would reap the exit status run() waits for.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def forget(self, pid: int, exit_code: int) -> None:
+        """A worker has gone: its live gauges (open sockets) must no longer count."""
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, str(self.metrics_dir))
+        worker, _ = self.workers.pop(pid)
+        worker.returncode = exit_code  # reaped here: subprocess must not wait for it again
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        for _ in range(self.processes):
+            self.spawn()
+        self.say(f"{self.processes} Daphne workers: {', '.join(map(str, self.workers))}")
+        code = 0
+        deadline = None
+        while self.workers:
+            if self.stopping and deadline is None:
+                deadline = time.monotonic() + STOP_SECONDS
+            if deadline is not None and time.monotonic() > deadline:
+                for pid in self.workers:
+                    self.say(f"worker {pid} did not stop in {STOP_SECONDS:g} s: killed")
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                deadline = float("inf")
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                time.sleep(0.1)
+                continue
+            if pid not in self.workers:
+                continue
+            started = self.workers[pid][1]
+            exit_code = os.waitstatus_to_exitcode(status)
+            self.forget(pid, exit_code)
+            if self.stopping:
+                continue
+            young = time.monotonic() - started < STARTUP_SECONDS
+            if young and exit_code > 0:
+                self.say(f"worker {pid} exited with {exit_code} while starting: stopping the others")
+                code = exit_code
+                self.stop(signal.SIGTERM)
+                continue
+            self.say(f"worker {pid} exited with {exit_code}: starting another")
+            if young:
+                time.sleep(1)  # killed as soon as it started (a signal): no tight respawn loop
+            self.spawn()
+        return code
+
+
+def prepare_metrics_dir(environ: Mapping[str, str]) -> tuple[Path, bool]:
+    """The operator's PROMETHEUS_MULTIPROC_DIR emptied of an earlier run's files, or a new one (removed at exit)."""
+    given = environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not given:
+        return Path(tempfile.mkdtemp(prefix="timetodo-metrics-")), True
+    path = Path(given)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    return path, False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    extra = list(sys.argv[1:] if argv is None else argv)
+    try:
+        host, port, processes, heartbeat = read_settings(os.environ)
+    except ImproperlyConfigured as problem:
+        print(f"timetodo.serve: {problem}", file=sys.stderr)
+        return 2
+    listener = listen(host, port)
+    command = daphne_arguments(listener.fileno(), heartbeat, extra)
+    if processes == 1:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+            prepare_metrics_dir(os.environ)
+        os.execv(command[0], command)  # noqa: S606 (Daphne becomes this process)
+    metrics_dir, ours = prepare_metrics_dir(os.environ)
+    try:
+        return Supervisor(command, listener.fileno(), processes, metrics_dir).run()
+    finally:
+        listener.close()
+        if ours:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
