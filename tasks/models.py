@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
@@ -141,6 +142,9 @@ class Sprint(models.Model):
 
 
 class Task(models.Model):
+    # Not a column: the representation the last change's event recorded (services.task_data).
+    shown: dict[str, Any] | None = None
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     number = models.PositiveIntegerField(editable=False)

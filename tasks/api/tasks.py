@@ -119,6 +119,17 @@ def task_response(task: Task, status_code: int = status.HTTP_200_OK) -> Response
     return response
 
 
+def written_response(task: Task, status_code: int = status.HTTP_200_OK) -> Response:
+    """The answer to a write: the task as its event recorded it inside the transaction (the
+    same representation clients receive on the socket, without reading it again), or
+    read fresh when nothing changed."""
+    if task.shown is None:
+        return task_response(fresh(task.pk), status_code)
+    response = Response(task.shown, status=status_code)
+    response["ETag"] = f'"{task.shown["version"]}"'
+    return response
+
+
 def fresh(task_id: Any) -> Task:
     return selectors.task_for_display(task_id=task_id)
 
@@ -150,7 +161,7 @@ class TaskListView(GenericAPIView[Task]):
         project, role = selectors.project_with_role(user=user, project_id=values.pop("project"))
         require_role(role, Role.MEMBER, "create tasks")
         task = task_services.task_create(actor=user, project_id=project.pk, values=values)
-        return task_response(fresh(task.pk), status.HTTP_201_CREATED)
+        return written_response(task, status.HTTP_201_CREATED)
 
 
 class TaskDetailView(GenericAPIView[Task]):
@@ -167,22 +178,22 @@ class TaskDetailView(GenericAPIView[Task]):
     )
     def patch(self, request: Request, task_id: Any) -> Response:
         user = request_user(request)
-        task, role = selectors.task_for_user(user=user, task_id=task_id)
+        task, role = selectors.task_for_user(user=user, task_id=task_id, display=False)
         require_role(role, Role.MEMBER, "edit tasks")
         values = validated(TaskUpdateSerializer, request)
         version = values.pop("version", None)
         try:
-            task_services.task_update(
+            task = task_services.task_update(
                 actor=user, task_id=task.pk, values=values, if_match=parse_if_match(request), version=version
             )
         except task_services.StaleVersion as exc:
             return stale_response(exc)
-        return task_response(fresh(task.pk))
+        return written_response(task)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, task_id: Any) -> Response:
         user = request_user(request)
-        task, role = selectors.task_for_user(user=user, task_id=task_id)
+        task, role = selectors.task_for_user(user=user, task_id=task_id, display=False)
         require_role(role, Role.MEMBER, "delete tasks")
         task_services.task_delete(actor=user, task_id=task.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -198,11 +209,11 @@ class TaskMoveView(GenericAPIView[Task]):
     )
     def post(self, request: Request, task_id: Any) -> Response:
         user = request_user(request)
-        task, role = selectors.task_for_user(user=user, task_id=task_id)
+        task, role = selectors.task_for_user(user=user, task_id=task_id, display=False)
         require_role(role, Role.MEMBER, "move tasks")
         values = validated(TaskMoveSerializer, request)
         try:
-            task_services.task_move(
+            task = task_services.task_move(
                 actor=user,
                 task_id=task.pk,
                 column_id=values["column"],
@@ -213,7 +224,7 @@ class TaskMoveView(GenericAPIView[Task]):
             )
         except task_services.StaleVersion as exc:
             return stale_response(exc)
-        return task_response(fresh(task.pk))
+        return written_response(task)
 
 
 class TaskBulkView(GenericAPIView[Task]):

@@ -32,8 +32,10 @@ class StaleVersion(Exception):
 
 
 def task_data(task: Task) -> dict[str, Any]:
-    """The task as the REST API shows it, read fresh (for events)."""
-    return dict(TaskSerializer(task_for_display(task_id=task.pk)).data)
+    """The task as the REST API shows it, read fresh (for events). Kept on the task as
+    `shown`: the answer to the request that made the change is this same representation."""
+    task.shown = dict(TaskSerializer(task_for_display(task_id=task.pk)).data)
+    return task.shown
 
 
 # References, always resolved inside the task's own project

@@ -72,3 +72,32 @@ def test_project_list_query_count_does_not_grow_with_projects(team: Team) -> Non
     add_projects(8)
     many = count_queries(team, "/api/v1/projects/")
     assert few == many <= 4
+
+
+def write(team: Team, method: str, url: str, body: dict) -> tuple[int, dict]:
+    client = team.clients["member"]
+    with CaptureQueriesContext(connection) as queries:
+        response = getattr(client, method)(url, body, format="json")
+    assert response.status_code in (200, 201), response.content
+    return len(queries), response.json()
+
+
+@pytest.mark.parametrize(
+    ("action", "most"),
+    # Each counts BEGIN and COMMIT. The answer is the representation the event recorded
+    # inside the transaction, not read a second time.
+    [("create", 14), ("update", 14), ("move", 16)],
+)
+def test_a_write_answers_with_what_its_event_recorded_in_few_queries(team: Team, action: str, most: int) -> None:
+    add_tasks(team, 3)
+    task = team.create_task(title="written")
+    method, url, body = {
+        "create": ("post", "/api/v1/tasks/", {"project": str(team.project.pk), "title": "new"}),
+        "update": ("patch", f"/api/v1/tasks/{task['id']}/", {"title": "renamed", "priority": "high"}),
+        "move": ("post", f"/api/v1/tasks/{task['id']}/move/", {"column": str(team.columns[2].pk)}),
+    }[action]
+    count, shown = write(team, method, url, body)
+    events = team.clients["member"].get(team.url("activity/"), {"page_size": 100}).json()["results"]
+    event = max(events, key=lambda event: event["seq"])
+    assert event["data"] == shown
+    assert count <= most, count
