@@ -4,8 +4,9 @@ A project's event may go to hundreds of sockets. Joining every socket's own chan
 project's group would make the channel layer decode the message once per socket and wake
 each consumer's receive loop (a queue, a task, a wait) to send one frame. Instead the
 process's hub joins the group once per project, receives each event once, and offers it
-to the sockets following that project here: a socket that is idle and next in line gets
-the pre-encoded frame at once; anything else (a gap to refill, an access re-check, a
+to the sockets following that project here, in seq order (an event that overtook an
+earlier one on the way waits for it, up to REORDER_SECONDS): a socket that is idle and
+next in line gets the pre-encoded frame at once; anything else (a gap to refill, an access re-check, a
 socket busy with a frame) is queued on that socket and handled in order by the socket
 itself (see `BoardConsumer.offer`).
 """
@@ -32,6 +33,11 @@ RETRY_SECONDS = 1.0
 # The core and in-memory layers forget a group member a day (group_expiry) after it
 # joined: the hub renews its memberships well before that.
 RENEW_SECONDS = 3600.0
+# Several server processes publish a project's events, each after its own commit, so two
+# consecutive events can reach the layer in the opposite order. One that arrives ahead of
+# a missing seq waits this long for it before going out anyway (the layer really dropped
+# it: each socket then refills the gap from the log).
+REORDER_SECONDS = 0.5
 
 
 class Hub:
@@ -46,6 +52,13 @@ class Hub:
         # Serialises joining and leaving groups: a socket must not read the log before
         # the group it follows has really been joined.
         self.lock = asyncio.Lock()
+        # Per project: the highest seq handed out, events held for a missing earlier one,
+        # and the timer that releases them. `ordering` keeps hand-outs one at a time.
+        self.last: dict[str, int] = {}
+        self.held: dict[str, dict[int, dict[str, Any]]] = {}
+        self.releases: dict[str, asyncio.TimerHandle] = {}
+        self.ordering = asyncio.Lock()
+        self.releasing: set[asyncio.Task[None]] = set()
 
     async def follow(self, project_id: str, consumer: BoardConsumer) -> None:
         async with self.lock:
@@ -80,6 +93,7 @@ class Hub:
             if self.followers.get(project_id):
                 return  # someone followed it again meanwhile
             self.followers.pop(project_id, None)
+            self.forget_order(project_id)
             if self.channel is not None:
                 await self.layer.group_discard(project_stream(project_id), self.channel)
             if not self.followers:
@@ -130,6 +144,58 @@ class Hub:
                 consumer.enqueue(message)
 
     async def hand_out(self, message: dict[str, Any]) -> None:
+        """Offer a project's events to its sockets here in seq order. Without holding an
+        early one back, every socket would see a gap and read the log for it at once."""
+        event = message["event"]
+        project_id, seq = event["project"], event["seq"]
+        async with self.ordering:
+            if project_id not in self.followers:
+                return  # (left meanwhile)
+            last = self.last.get(project_id)
+            if last is not None and seq > last + 1:
+                self.held.setdefault(project_id, {})[seq] = message
+                if project_id not in self.releases:
+                    loop = asyncio.get_running_loop()
+                    self.releases[project_id] = loop.call_later(REORDER_SECONDS, self.release, project_id)
+                return
+            self.last[project_id] = max(seq, last or 0)
+            await self.offer_all(message)
+            await self.hand_out_held(project_id, waiting_for_gap=True)
+
+    def release(self, project_id: str) -> None:
+        """The missing event did not come: what was held goes out, gap and all."""
+        self.releases.pop(project_id, None)
+
+        async def release() -> None:
+            async with self.ordering:
+                await self.hand_out_held(project_id, waiting_for_gap=False)
+
+        task = asyncio.ensure_future(release())
+        self.releasing.add(task)  # (the loop keeps only a weak reference to a task)
+        task.add_done_callback(self.releasing.discard)
+
+    async def hand_out_held(self, project_id: str, *, waiting_for_gap: bool) -> None:
+        held = self.held.get(project_id)
+        while held:
+            seq = min(held)
+            if waiting_for_gap and seq > self.last[project_id] + 1:
+                return
+            message = held.pop(seq)
+            self.last[project_id] = max(seq, self.last[project_id])
+            await self.offer_all(message)
+            if self.held.get(project_id) is not held:
+                return  # the last socket left meanwhile: its order state is gone
+        self.forget_order(project_id, keep_last=True)
+
+    def forget_order(self, project_id: str, *, keep_last: bool = False) -> None:
+        self.held.pop(project_id, None)
+        timer = self.releases.pop(project_id, None)
+        if timer is not None:
+            timer.cancel()
+        if not keep_last:
+            self.last.pop(project_id, None)
+
+    async def offer_all(self, message: dict[str, Any]) -> None:
         event = message["event"]
         delivered = 0
         for consumer in list(self.followers.get(event["project"], ())):

@@ -78,6 +78,67 @@ async def test_events_beyond_a_full_inbox_are_refilled_from_the_log(team: Team, 
     assert [(await socket.receive())["seq"] for _ in range(3)] == [2, 3, 4]
 
 
+def publish_swapped(monkeypatch) -> list[int]:
+    """Each pair of events reaches the layer second first, as when two server processes
+    commit one after the other and the second publishes sooner."""
+    from tasks.services import common
+
+    original = common.publish_on_commit
+    waiting: list[tuple[str, dict[str, Any]]] = []
+    published: list[int] = []
+
+    def swapped(stream: str, event: dict[str, Any]) -> None:
+        if not waiting:
+            waiting.append((stream, event))
+            return
+        for stream_, event_ in ((stream, event), waiting.pop()):
+            published.append(event_["seq"])
+            original(stream_, event_)
+
+    monkeypatch.setattr(common, "publish_on_commit", swapped)
+    return published
+
+
+async def test_an_event_that_overtakes_an_earlier_one_waits_for_it(team: Team, sockets, monkeypatch) -> None:
+    read_log: list[int] = []
+    events_between = selectors.events_between
+
+    def spy(**kwargs: Any) -> Any:
+        read_log.append(kwargs["up_to"])
+        return events_between(**kwargs)
+
+    monkeypatch.setattr(selectors, "events_between", spy)
+    sockets_ = [await following(sockets, team, role) for role in ("viewer", "member")]
+    await create_task(team, "one")
+    published = publish_swapped(monkeypatch)
+    for title in ("two", "three", "four", "five"):
+        await create_task(team, title)
+    assert published == [3, 2, 5, 4]
+    for socket in sockets_:
+        assert [(await socket.receive())["seq"] for _ in range(5)] == [1, 2, 3, 4, 5]
+    assert read_log == []  # handed out in order: no socket saw a gap to refill from the log
+    assert the_hub().held == {}
+
+
+async def test_an_event_whose_predecessor_never_comes_goes_out_after_the_wait(team: Team, sockets, monkeypatch) -> None:
+    from tasks.services import common
+
+    monkeypatch.setattr(hub_module, "REORDER_SECONDS", 0.2)
+    socket = await following(sockets, team)
+    await create_task(team, "one")
+    assert (await socket.receive())["seq"] == 1
+    original = common.publish_on_commit
+    monkeypatch.setattr(common, "publish_on_commit", lambda stream, event: None)
+    await create_task(team, "lost")
+    monkeypatch.setattr(common, "publish_on_commit", original)
+    await create_task(team, "three")
+    assert await socket.nothing(0.1)  # held for the missing seq 2...
+    assert 3 in the_hub().held[str(team.project.pk)]
+    # ...then handed out: the socket refills seq 2 from the log, in order.
+    assert [(await socket.receive())["seq"] for _ in range(2)] == [2, 3]
+    assert the_hub().held == {}
+
+
 async def test_the_hub_leaves_the_group_when_the_last_socket_goes(team: Team, sockets) -> None:
     first = await following(sockets, team, "viewer")
     second = await following(sockets, team, "member")
@@ -87,6 +148,7 @@ async def test_the_hub_leaves_the_group_when_the_last_socket_goes(team: Team, so
     await second.send({"type": "unsubscribe", "project": str(team.project.pk)})
     assert (await second.receive())["type"] == "unsubscribed"
     assert hub.followers == {}
+    assert (hub.last, hub.held, hub.releases) == ({}, {}, {})
     assert hub.reader is None
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
