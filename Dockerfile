@@ -28,6 +28,9 @@ WORKDIR /app
 COPY requirements.txt .
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels -r requirements.txt
+# Daphne finds Twisted's fd: endpoint (how timetodo.serve hands it the socket) through
+# Twisted's plugin cache: build it now, as the app user cannot write site-packages.
+RUN python -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
 # The code stays owned by root: the app user can read it but not rewrite it.
 COPY . .
 # collectstatic needs settings, not secrets: a build-only key that never reaches runtime.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Dockerfile's steps without a Docker engine, on Python 3.13 like the image:
 # builder stage (wheels), runtime stage (install from those wheels only, collectstatic with
-# the build-only key), then the CMD and the HEALTHCHECK against it.
+# the build-only key), then the CMD and the HEALTHCHECK against it, with one and with two
+# Daphne processes (WEB_CONCURRENCY=2, SIGTERM must stop them and exit 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +40,8 @@ quiet "$PY313" -m pip wheel -q --disable-pip-version-check --wheel-dir "$work/wh
 echo "docker-smoke: runtime stage: install from the wheels only, copy the context, collectstatic"
 "$PY313" -m venv "$work/venv"
 quiet "$work/venv/bin/pip" install -q --disable-pip-version-check --no-index --find-links="$work/wheels" -r requirements.txt
+"$work/venv/bin/python" -c "from twisted.plugin import IPlugin, getPlugins; list(getPlugins(IPlugin))"
+find "$work/venv" -path '*/twisted/plugins/dropin.cache' | grep -q . || { echo "docker-smoke: FAILED: no Twisted plugin cache" >&2; exit 1; }
 mkdir "$work/app"
 # The build context: tracked files minus what .dockerignore leaves out.
 git ls-files -z | grep -zvE '^(\.git|\.github|\.ci|tests|bench)/' | xargs -0 cp --parents -t "$work/app"
@@ -52,14 +55,27 @@ port="$("$work/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("1
 export PORT="$port" DEBUG=0 SECRET_KEY="docker-smoke-runtime-key-0123456789-abcdefghijklmnop" \
   ALLOWED_HOSTS=127.0.0.1 DATABASE_URL="sqlite:///$work/app.sqlite3" PATH="$work/venv/bin:$PATH"
 python manage.py migrate --noinput -v0
+# The CMD, as the image runs it; then with two Daphne processes (Redis carries their events)
+# and stopped the way Render stops a container: SIGTERM, exit 0.
+serve() {
+  python -m timetodo.serve >"$work/daphne.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 60); do
+    if python -m timetodo.healthcheck 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "docker-smoke: FAILED: HEALTHCHECK never passed" >&2
+  cat "$work/daphne.log" >&2
+  exit 1
+}
+
 echo "docker-smoke: CMD: python -m timetodo.serve on \$PORT=$port"
-python -m timetodo.serve >"$work/daphne.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 60); do
-  if python -m timetodo.healthcheck 2>/dev/null; then
-    echo "docker-smoke: HEALTHCHECK passed"
-    # WhiteNoise serves the collected admin CSS under Daphne.
-    python - <<PY
+serve
+echo "docker-smoke: HEALTHCHECK passed"
+# WhiteNoise serves the collected admin CSS under Daphne.
+python - <<PY
 import urllib.request
 # As behind Render's load balancer, which terminates TLS and says so in X-Forwarded-Proto.
 request = urllib.request.Request(
@@ -69,11 +85,18 @@ r = urllib.request.urlopen(request, timeout=5)
 assert r.status == 200, r.status
 print("docker-smoke: static files served by WhiteNoise")
 PY
-    kill "$server_pid"
-    exit 0
-  fi
-  sleep 0.5
-done
-echo "docker-smoke: FAILED: HEALTHCHECK never passed" >&2
-cat "$work/daphne.log" >&2
-exit 1
+kill "$server_pid"
+wait "$server_pid" || true
+
+echo "docker-smoke: CMD with WEB_CONCURRENCY=2 (Redis at ${REDIS_URL:=redis://127.0.0.1:6379/1})"
+WEB_CONCURRENCY=2 REDIS_URL="$REDIS_URL" serve
+kill -TERM "$server_pid"
+if ! wait "$server_pid"; then
+  echo "docker-smoke: FAILED: the launcher did not exit 0 on SIGTERM" >&2
+  cat "$work/daphne.log" >&2
+  exit 1
+fi
+server_pid=""
+grep -q "timetodo.serve: 2 Daphne workers" "$work/daphne.log"
+grep -q "timetodo.serve: SIGTERM: stopping 2 workers" "$work/daphne.log"
+echo "docker-smoke: two workers served the HEALTHCHECK and stopped on SIGTERM"

@@ -8,15 +8,18 @@ Daphne processes behind one port), so every process accepts connections from the
 port and the kernel spreads them. With one process Daphne replaces this one (`exec`), so
 signals reach it directly. With more, this process stays as a small supervisor:
 
-- SIGTERM or SIGINT is passed to every worker; it waits up to STOP_SECONDS for them to
-  finish, kills what is left, and exits 0.
+- SIGTERM or SIGINT: it stops listening, passes SIGTERM to every worker, waits up to
+  STOP_SECONDS for them to finish, kills what is left, and exits 0.
 - A worker that exits with an error within STARTUP_SECONDS of starting could not start
   (bad settings, say): the others are stopped and its exit code is returned, so the
   platform sees the failure instead of a restart loop. A worker that dies later, or is
-  killed by a signal (the kernel's OOM killer, say), is started again.
+  killed by a signal (the kernel's OOM killer, say), is started again, after a growing
+  pause; more than MAX_RESTARTS in RESTART_WINDOW_SECONDS stops the server (exit 1).
 - Prometheus metrics are kept per process in a shared directory
   (`PROMETHEUS_MULTIPROC_DIR`, prometheus_client's multiprocess mode) so `/metrics` from
-  any process shows the sum; a dead worker's live gauges are removed.
+  any process shows the sum; a dead worker's live gauges are removed. (prometheus_client
+  does not aggregate the per-process `process_*` and `python_*` collectors, so those are
+  shown only with one process.)
 
 Events cross processes through the Redis channel layer, so more than one process needs
 REDIS_URL: with the in-memory layer a socket on one process would miss writes served by
@@ -45,6 +48,9 @@ from timetodo.config import Env
 
 STARTUP_SECONDS = 10.0
 STOP_SECONDS = 25.0  # Render waits 30 s after SIGTERM before it kills the container
+# Workers that keep dying after starting: more than this many in the window stops the server.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60.0
 MAX_PROCESSES = 64
 APPLICATION = "timetodo.asgi:application"
 
@@ -98,30 +104,35 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 class Supervisor:
-    def __init__(self, command: list[str], fd: int, processes: int, metrics_dir: Path) -> None:
+    def __init__(self, command: list[str], listener: socket.socket, processes: int, metrics_dir: Path) -> None:
         self.command = command
-        self.fd = fd
+        self.listener = listener
         self.processes = processes
         self.metrics_dir = metrics_dir
         self.environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         self.workers: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
-        self.stopping = False
+        self.signalled: set[int] = set()
+        self.restarts: list[float] = []
+        self.stop_signal: int | None = None  # set by the handler; everything else happens in run()
 
     def say(self, message: str) -> None:
         print(f"timetodo.serve: {message}", file=sys.stderr, flush=True)
 
-    def spawn(self) -> None:
-        worker = subprocess.Popen(self.command, env=self.environ, pass_fds=[self.fd])  # noqa: S603
-        self.workers[worker.pid] = (worker, time.monotonic())
+    def on_signal(self, signum: int, _frame: FrameType | None = None) -> None:
+        self.stop_signal = self.stop_signal or signum
 
-    def stop(self, signum: int, _frame: FrameType | None = None) -> None:
-        if not self.stopping:
-            self.say(f"{signal.Signals(signum).name}: stopping {len(self.workers)} workers")
-        self.stopping = True
+    def spawn(self) -> None:
+        if self.stop_signal is None:
+            worker = subprocess.Popen(self.command, env=self.environ, pass_fds=[self.listener.fileno()])  # noqa: S603
+            self.workers[worker.pid] = (worker, time.monotonic())
+
+    def signal_workers(self, signum: int) -> None:
         for pid in self.workers:
-            # os.kill, not Popen.send_signal: that polls first and would reap the exit status run() waits for.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+            if signum == signal.SIGKILL or pid not in self.signalled:
+                self.signalled.add(pid)
+                # os.kill, not Popen.send_signal: that polls first and would reap the exit status run() waits for.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
 
     def forget(self, pid: int, exit_code: int) -> None:
         """A worker has gone: its live gauges (open sockets) must no longer count."""
@@ -131,23 +142,36 @@ class Supervisor:
         worker, _ = self.workers.pop(pid)
         worker.returncode = exit_code  # reaped here: subprocess must not wait for it again
 
+    def give_up(self, message: str, code: int) -> int:
+        self.say(f"{message}: stopping the others")
+        self.stop_signal = self.stop_signal or signal.SIGTERM
+        return code
+
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self.stop)
-        signal.signal(signal.SIGINT, self.stop)
+        signal.signal(signal.SIGTERM, self.on_signal)
+        signal.signal(signal.SIGINT, self.on_signal)
+        try:
+            return self.supervise()
+        finally:
+            self.signal_workers(signal.SIGKILL)  # (only those left after an error of our own)
+
+    def supervise(self) -> int:
         for _ in range(self.processes):
             self.spawn()
-        self.say(f"{self.processes} Daphne workers: {', '.join(map(str, self.workers))}")
+        self.say(f"{len(self.workers)} Daphne workers: {', '.join(map(str, self.workers))}")
         code = 0
         deadline = None
         while self.workers:
-            if self.stopping and deadline is None:
-                deadline = time.monotonic() + STOP_SECONDS
-            if deadline is not None and time.monotonic() > deadline:
-                for pid in self.workers:
-                    self.say(f"worker {pid} did not stop in {STOP_SECONDS:g} s: killed")
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                deadline = float("inf")
+            if self.stop_signal is not None:
+                if deadline is None:
+                    self.say(f"{signal.Signals(self.stop_signal).name}: stopping {len(self.workers)} workers")
+                    deadline = time.monotonic() + STOP_SECONDS
+                    self.listener.close()  # no new connections queue up for workers that are leaving
+                self.signal_workers(signal.SIGTERM)
+                if time.monotonic() > deadline:
+                    self.say(f"workers {', '.join(map(str, self.workers))} did not stop in {STOP_SECONDS:g} s: killed")
+                    self.signal_workers(signal.SIGKILL)
+                    deadline = float("inf")
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 time.sleep(0.1)
@@ -157,17 +181,18 @@ class Supervisor:
             started = self.workers[pid][1]
             exit_code = os.waitstatus_to_exitcode(status)
             self.forget(pid, exit_code)
-            if self.stopping:
+            if self.stop_signal is not None:
                 continue
-            young = time.monotonic() - started < STARTUP_SECONDS
-            if young and exit_code > 0:
-                self.say(f"worker {pid} exited with {exit_code} while starting: stopping the others")
-                code = exit_code
-                self.stop(signal.SIGTERM)
+            now = time.monotonic()
+            if now - started < STARTUP_SECONDS and exit_code > 0:
+                code = self.give_up(f"worker {pid} exited with {exit_code} while starting", exit_code)
+                continue
+            self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_SECONDS] + [now]
+            if len(self.restarts) > MAX_RESTARTS:
+                code = self.give_up(f"{len(self.restarts)} workers died within {RESTART_WINDOW_SECONDS:g} s", 1)
                 continue
             self.say(f"worker {pid} exited with {exit_code}: starting another")
-            if young:
-                time.sleep(1)  # killed as soon as it started (a signal): no tight respawn loop
+            time.sleep(min(2.0 ** (len(self.restarts) - 1) - 1, 8.0))  # 0, 1, 3, 7, 8 s: no tight loop
             self.spawn()
         return code
 
@@ -199,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.execv(command[0], command)  # noqa: S606 (Daphne becomes this process)
     metrics_dir, ours = prepare_metrics_dir(os.environ)
     try:
-        return Supervisor(command, listener.fileno(), processes, metrics_dir).run()
+        return Supervisor(command, listener, processes, metrics_dir).run()
     finally:
         listener.close()
         if ours:

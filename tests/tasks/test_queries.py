@@ -74,12 +74,12 @@ def test_project_list_query_count_does_not_grow_with_projects(team: Team) -> Non
     assert few == many <= 4
 
 
-def write(team: Team, method: str, url: str, body: dict) -> tuple[int, dict]:
+def write(team: Team, method: str, url: str, body: dict) -> tuple[int, dict, str]:
     client = team.clients["member"]
     with CaptureQueriesContext(connection) as queries:
         response = getattr(client, method)(url, body, format="json")
     assert response.status_code in (200, 201), response.content
-    return len(queries), response.json()
+    return len(queries), response.json(), response["ETag"]
 
 
 @pytest.mark.parametrize(
@@ -96,8 +96,11 @@ def test_a_write_answers_with_what_its_event_recorded_in_few_queries(team: Team,
         "update": ("patch", f"/api/v1/tasks/{task['id']}/", {"title": "renamed", "priority": "high"}),
         "move": ("post", f"/api/v1/tasks/{task['id']}/move/", {"column": str(team.columns[2].pk)}),
     }[action]
-    count, shown = write(team, method, url, body)
+    count, shown, etag = write(team, method, url, body)
     events = team.clients["member"].get(team.url("activity/"), {"page_size": 100}).json()["results"]
     event = max(events, key=lambda event: event["seq"])
     assert event["data"] == shown
+    # ...which is what a read of the task shows afterwards.
+    read = team.clients["member"].get(f"/api/v1/tasks/{shown['id']}/")
+    assert (read.json(), read["ETag"]) == (shown, etag)
     assert count <= most, count

@@ -119,6 +119,9 @@ def test_dockerfile() -> None:
     cmd = re.search(r"^CMD (.+)$", text, re.MULTILINE)
     assert cmd is not None
     assert cmd.group(1) == '["python", "-m", "timetodo.serve"]'  # exec form: SIGTERM reaches it
+    # Built as root before USER: the app user could not write Twisted's plugin cache.
+    plugins = text.index("getPlugins(IPlugin)")
+    assert text.index("pip install --no-index") < plugins < text.index("\nUSER ")
 
 
 def test_the_launcher_runs_daphne_as_the_container_needs() -> None:
