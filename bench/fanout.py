@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import database_urls, environment, free_port, http, prepare, start_server
 from wsclient import Socket, connect
 
-WRITERS = 4  # connections issuing the updates, so one slow answer does not hold the schedule back
+WRITERS = 8  # connections issuing the updates, so one slow answer does not hold the schedule back
 
 
 class Follower:
