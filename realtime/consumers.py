@@ -20,7 +20,7 @@ from realtime.auth import user_for_token
 from realtime.hub import Hub, hub_for
 from tasks import selectors
 from tasks.services.common import event_payload
-from timetodo.metrics import EVENTS_DELIVERED
+from timetodo.metrics import DELIVERED
 from timetodo.streams import EVENT_MESSAGE_TYPE, REVOKE_MESSAGE_TYPE, user_stream
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ class Subscription:
     def __init__(self, seq: int) -> None:
         self.seq = seq
         self.checked_at = time.monotonic()
+
+    def needs_recheck(self) -> bool:
+        return time.monotonic() - self.checked_at > settings.WS_ACCESS_RECHECK_SECONDS
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
@@ -277,7 +280,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
                 return 0  # not followed (any more), or already delivered
             if (
                 event["seq"] == subscription.seq + 1
-                and time.monotonic() - subscription.checked_at <= settings.WS_ACCESS_RECHECK_SECONDS
+                and not subscription.needs_recheck()
                 and not self.is_own_removal(event)
             ):
                 subscription.seq = event["seq"]
@@ -326,7 +329,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         subscription = self.subscriptions.get(project_id)
         if subscription is None or event["seq"] <= subscription.seq:
             return  # not followed (any more), or already delivered
-        if time.monotonic() - subscription.checked_at > settings.WS_ACCESS_RECHECK_SECONDS:
+        if subscription.needs_recheck():
             if not await self.may_follow(project_id):
                 await self.revoke(project_id)
                 return
@@ -375,7 +378,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return False
         subscription.seq = event["seq"]
         await self.send(text_data=text) if text is not None else await self.send_json(event)
-        EVENTS_DELIVERED.labels(path=path).inc()
+        DELIVERED[path].inc()
         return True
 
     def is_own_removal(self, event: dict[str, Any]) -> bool:
@@ -392,7 +395,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def stream_revoke(self, message: dict[str, Any]) -> None:
         """A project was deleted or the user deactivated: re-check every subscription now."""
-        if self.closing and message.get("reason") == "user_deactivated":
+        if message.get("reason") == "user_deactivated":  # (dispatch has already set `closing`)
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
         async with self.busy:
@@ -400,9 +403,6 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def on_revoke(self, message: dict[str, Any]) -> None:
         if self.user is None:
-            return
-        if message.get("reason") == "user_deactivated":
-            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
             return
         for project_id in list(self.subscriptions):
             if not await self.may_follow(project_id):

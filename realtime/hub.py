@@ -20,15 +20,14 @@ import weakref
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from timetodo.metrics import DELIVERY_LAG, EVENTS_DELIVERED
-from timetodo.streams import EVENT_MESSAGE_TYPE, PROJECT_STREAM_PREFIX, REVOKE_MESSAGE_TYPE, project_stream
+from timetodo.metrics import DELIVERED, DELIVERY_LAG
+from timetodo.streams import EVENT_MESSAGE_TYPE, REVOKE_MESSAGE_TYPE, project_of_stream, project_stream
 
 if TYPE_CHECKING:
     from realtime.consumers import BoardConsumer
 
 logger = logging.getLogger(__name__)
 
-LIVE_DELIVERED = EVENTS_DELIVERED.labels(path="live")
 RETRY_SECONDS = 1.0
 # The core and in-memory layers forget a group member a day (group_expiry) after it
 # joined: the hub renews its memberships well before that.
@@ -135,11 +134,7 @@ class Hub:
         if kind == EVENT_MESSAGE_TYPE:
             await self.hand_out(message)
         elif kind == REVOKE_MESSAGE_TYPE:
-            stream = message.get("stream")
-            if isinstance(stream, str):
-                followers = self.followers.get(stream.removeprefix(PROJECT_STREAM_PREFIX), set())
-            else:  # (from an older publisher: every socket re-checks)
-                followers = {consumer for consumers in self.followers.values() for consumer in consumers}
+            followers = self.followers.get(project_of_stream(message["stream"]), set())
             for consumer in list(followers):
                 consumer.enqueue(message)
 
@@ -204,7 +199,7 @@ class Hub:
             except Exception:
                 logger.exception("offering an event to a socket failed")
         if delivered:
-            LIVE_DELIVERED.inc(delivered)
+            DELIVERED["live"].inc(delivered)
             # Commit to the last of this process's sockets that got it at once.
             DELIVERY_LAG.observe(max(0.0, time.time() - datetime.fromisoformat(event["at"]).timestamp()))
 

@@ -20,7 +20,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, OSError)
+# (OSError covers the builtin ConnectionError and TimeoutError)
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 FALLBACK_OPERATIONS = (
     "add",
     "get",
@@ -29,8 +30,7 @@ FALLBACK_OPERATIONS = (
     "delete",
     "get_many",
     "has_key",
-    "incr",
-    "decr",
+    "incr",  # (BaseCache.decr calls incr)
     "set_many",
     "delete_many",
     "clear",

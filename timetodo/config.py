@@ -44,7 +44,7 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name} must be true or false (1/0, yes/no, on/off), not {raw!r}.")
 
-    def number(self, name: str, default: int, minimum: int = 0) -> int:
+    def number(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self.environ.get(name, "").strip()
         if not raw:
             return default
@@ -54,6 +54,8 @@ class Env:
             raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}.") from None
         if value < minimum:
             raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+        if maximum is not None and value > maximum:
+            raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}.")
         return value
 
     def items(self, name: str, default: list[str] | None = None) -> list[str]:
@@ -61,6 +63,11 @@ class Env:
         if raw is None:
             return list(default or [])
         return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def ws_heartbeat_seconds(env: Env) -> int:
+    """Announced in `hello` (settings) and Daphne's --ping-interval (timetodo.serve)."""
+    return env.number("WS_HEARTBEAT_SECONDS", 20, minimum=5)
 
 
 def throttle_rate(env: Env, name: str, default: str) -> str:

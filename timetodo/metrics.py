@@ -20,6 +20,8 @@ EVENTS_DELIVERED = Counter(
     "Events sent to sockets (live, replayed on resume, or refilled after a gap).",
     ["path"],
 )
+# Bound once: delivery counts on every frame.
+DELIVERED = {path: EVENTS_DELIVERED.labels(path=path) for path in ("live", "replay", "refill")}
 DELIVERY_LAG = Histogram(
     "timetodo_event_delivery_lag_seconds",
     "Seconds from an event's commit until this process has handed it to all its sockets (live path).",

@@ -84,7 +84,8 @@ class DatabaseUnavailableMiddleware:
 
     @staticmethod
     def unavailable(exc: Exception) -> HttpResponse:
-        logger.error("database unavailable: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+        message = str(exc).strip()
+        logger.error("database unavailable: %s", message.splitlines()[0] if message else exc)
         response = JsonResponse({"detail": "The database is unavailable. Try again shortly."}, status=503)
         response["Retry-After"] = "5"
         return response

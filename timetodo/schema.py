@@ -44,10 +44,12 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes += ["400", "413", "415"]
             if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
                 codes.append("400")  # a bad filter, page size or other query parameter
-            if path.startswith("/api/v1/") and not path.startswith("/api/v1/auth/"):
-                # an id in the path or the body the caller cannot see, a page beyond the last,
-                # no running timer to stop
-                codes.append("404")
+            if path.startswith("/api/v1/"):
+                codes.append("503")
+                if not path.startswith("/api/v1/auth/"):
+                    # an id in the path or the body the caller cannot see, a page beyond the last,
+                    # no running timer to stop
+                    codes.append("404")
             if (
                 path.startswith(
                     (
@@ -62,8 +64,6 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 and method != "get"
             ):
                 codes += ["403", "409"]
-            if path.startswith("/api/v1/"):
-                codes.append("503")
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(

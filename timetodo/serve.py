@@ -44,7 +44,7 @@ from types import FrameType
 
 from django.core.exceptions import ImproperlyConfigured
 
-from timetodo.config import Env
+from timetodo.config import Env, ws_heartbeat_seconds
 
 STARTUP_SECONDS = 10.0
 STOP_SECONDS = 25.0  # Render waits 30 s after SIGTERM before it kills the container
@@ -82,19 +82,14 @@ def read_settings(environ: Mapping[str, str]) -> tuple[str, int, int, int]:
         ipaddress.IPv4Address(host)
     except ValueError:
         raise ImproperlyConfigured(f"HOST must be an IPv4 address (0.0.0.0, 127.0.0.1), not {host!r}.") from None
-    port = env.number("PORT", 8000, minimum=1)
-    if port > 65535:
-        raise ImproperlyConfigured(f"PORT must be at most 65535, not {port}.")
-    processes = env.number("WEB_CONCURRENCY", 1, minimum=1)
-    if processes > MAX_PROCESSES:
-        raise ImproperlyConfigured(f"WEB_CONCURRENCY must be at most {MAX_PROCESSES}, not {processes}.")
+    port = env.number("PORT", 8000, minimum=1, maximum=65535)
+    processes = env.number("WEB_CONCURRENCY", 1, minimum=1, maximum=MAX_PROCESSES)
     if processes > 1 and not env.text("REDIS_URL"):
         raise ImproperlyConfigured(
             "WEB_CONCURRENCY above 1 needs REDIS_URL: without Redis each process has its own "
             "in-memory channel layer and a socket on one would miss writes served by another."
         )
-    heartbeat = env.number("WS_HEARTBEAT_SECONDS", 20, minimum=5)
-    return host, port, processes, heartbeat
+    return host, port, processes, ws_heartbeat_seconds(env)
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -201,7 +201,7 @@ SPECTACULAR_SETTINGS = {
 
 # Live sockets (/ws/)
 WS_AUTH_TIMEOUT_SECONDS = env.number("WS_AUTH_TIMEOUT_SECONDS", 10, minimum=1)
-WS_HEARTBEAT_SECONDS = env.number("WS_HEARTBEAT_SECONDS", 20, minimum=5)  # Daphne's --ping-interval
+WS_HEARTBEAT_SECONDS = config.ws_heartbeat_seconds(env)
 WS_MAX_SUBSCRIPTIONS = env.number("WS_MAX_SUBSCRIPTIONS", 50, minimum=1)
 WS_REPLAY_MAX_EVENTS = env.number("WS_REPLAY_MAX_EVENTS", 1000, minimum=1)
 WS_REPLAY_MAX_AGE = timedelta(hours=env.number("WS_REPLAY_MAX_AGE_HOURS", 24, minimum=1))

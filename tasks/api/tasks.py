@@ -114,8 +114,12 @@ def parse_if_match(request: Request) -> int | None:
 
 
 def task_response(task: Task, status_code: int = status.HTTP_200_OK) -> Response:
-    response = Response(TaskSerializer(task).data, status=status_code)
-    response["ETag"] = f'"{task.version}"'
+    return shown_response(TaskSerializer(task).data, status_code)
+
+
+def shown_response(shown: dict[str, Any], status_code: int) -> Response:
+    response = Response(shown, status=status_code)
+    response["ETag"] = f'"{shown["version"]}"'
     return response
 
 
@@ -125,9 +129,7 @@ def written_response(task: Task, status_code: int = status.HTTP_200_OK) -> Respo
     read fresh when nothing changed."""
     if task.shown is None:
         return task_response(fresh(task.pk), status_code)
-    response = Response(task.shown, status=status_code)
-    response["ETag"] = f'"{task.shown["version"]}"'
-    return response
+    return shown_response(task.shown, status_code)
 
 
 def fresh(task_id: Any) -> Task:
