@@ -19,7 +19,7 @@ from realtime import protocol
 from realtime.auth import user_for_token
 from realtime.hub import Hub, hub_for
 from tasks import selectors
-from tasks.services.common import event_payload
+from tasks.events import Verb, event_frame
 from timetodo.metrics import DELIVERED
 from timetodo.streams import EVENT_MESSAGE_TYPE, REVOKE_MESSAGE_TYPE, user_stream
 
@@ -257,7 +257,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return False
         subscription.seq = since
         for activity in events:
-            if not await self.deliver(project_id, event_payload(activity), path="replay"):
+            if not await self.deliver(project_id, event_frame(activity), path="replay"):
                 return project_id in self.subscriptions and subscription.seq == last_seq
         return True
 
@@ -353,7 +353,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "resync_required", "project": project_id, "seq": up_to})
             return
         for activity in events:
-            if not await self.deliver(project_id, event_payload(activity), path="refill"):
+            if not await self.deliver(project_id, event_frame(activity), path="refill"):
                 return
 
     async def catch_up(self) -> None:
@@ -383,7 +383,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     def is_own_removal(self, event: dict[str, Any]) -> bool:
         user = self.user
-        return user is not None and event["verb"] == "member.removed" and event["target_id"] == str(user.pk)
+        return user is not None and event["verb"] == Verb.MEMBER_REMOVED and event["target_id"] == str(user.pk)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # A deactivation must stop delivery at once: Channels would first hop to the

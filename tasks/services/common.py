@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F
 
 from accounts.models import User
+from tasks.events import event_frame
 from tasks.models import ROLE_RANK, Activity, Membership, Project
 from timetodo.errors import Forbidden, NotFound
 from timetodo.streams import project_stream, publish_on_commit
@@ -85,26 +86,8 @@ def record(
         changes=jsonable(changes or {}),
         data=jsonable(data) if data is not None else None,
     )
-    publish_on_commit(project_stream(project.pk), event_payload(activity))
+    publish_on_commit(project_stream(project.pk), event_frame(activity))
     return activity
-
-
-def event_payload(activity: Activity) -> dict[str, Any]:
-    """The socket protocol's event frame (API.md "WebSocket" 3)."""
-    payload: dict[str, Any] = {
-        "type": "event",
-        "project": str(activity.project_id),
-        "seq": activity.seq,
-        "verb": activity.verb,
-        "actor": str(activity.actor_id) if activity.actor_id else None,
-        "target_type": activity.target_type,
-        "target_id": activity.target_id,
-        "changes": activity.changes,
-        "at": activity.created_at.isoformat(),
-    }
-    if activity.data is not None:
-        payload["data"] = activity.data
-    return payload
 
 
 def diff(instance: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
