@@ -16,20 +16,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.models import User
+from timetodo.errors import Invalid, Unauthenticated
 from timetodo.streams import revoke_on_commit, user_stream
-
-
-class AccountError(Exception):
-    """A domain rule refused the change; `field` names the input at fault."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
-
-
-class TokenRejected(Exception):
-    """The refresh token is invalid, expired, revoked, or its user may no longer log in."""
 
 
 @dataclass(frozen=True)
@@ -62,8 +50,8 @@ def user_register(*, email: str, username: str, password: str, full_name: str = 
     except IntegrityError:
         # Lost a race with a concurrent registration of the same email or username.
         if User.objects.filter(username__iexact=user.username).exists():
-            raise AccountError("username", "A user with that username already exists.") from None
-        raise AccountError("email", "A user with that email address already exists.") from None
+            raise Invalid({"username": ["A user with that username already exists."]}) from None
+        raise Invalid({"email": ["A user with that email address already exists."]}) from None
     return user
 
 
@@ -82,11 +70,11 @@ def refresh_token_rotate(*, raw_token: str) -> TokenPair:
     refresh, outstanding = _locked_live_refresh(raw_token)
     user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM)).first()
     if user is None or not user.is_active:
-        raise TokenRejected("No active account found for the given token.")
+        raise Unauthenticated("No active account found for the given token.")
     if jwt_settings.CHECK_REVOKE_TOKEN and refresh.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
         user.password
     ):
-        raise TokenRejected("The user's password has changed since this token was issued.")
+        raise Unauthenticated("The user's password has changed since this token was issued.")
     BlacklistedToken.objects.create(token=outstanding)
     return token_pair_issue(user=user)
 
@@ -105,7 +93,7 @@ def _locked_live_refresh(raw_token: str) -> tuple[RefreshToken, OutstandingToken
     jti = refresh[jwt_settings.JTI_CLAIM]
     outstanding = OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=jti).first()
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-        raise TokenRejected("Token is blacklisted")
+        raise Unauthenticated("Token is blacklisted")
     return refresh, outstanding
 
 
@@ -113,7 +101,7 @@ def _verified_refresh(raw_token: str) -> RefreshToken:
     try:
         return RefreshToken(raw_token)  # type: ignore[arg-type]
     except TokenError as exc:
-        raise TokenRejected(str(exc)) from None
+        raise Unauthenticated(str(exc)) from None
 
 
 @transaction.atomic
@@ -148,7 +136,7 @@ def user_profile_update(*, user: User, full_name: str | None = None, username: s
             with transaction.atomic():
                 user.save(update_fields=fields)
         except IntegrityError:
-            raise AccountError("username", "A user with that username already exists.") from None
+            raise Invalid({"username": ["A user with that username already exists."]}) from None
     return user
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
@@ -46,10 +46,6 @@ def auth_response(user: User, pair: services.TokenPair, *, status_code: int = st
     return Response(body, status=status_code)
 
 
-def raise_account_error(exc: services.AccountError) -> NoReturn:
-    raise exceptions.ValidationError({exc.field: [exc.message]})
-
-
 class RegisterView(PublicAuthView):
     throttle_classes = (ScopedThrottle,)
     throttle_scope = "register"
@@ -59,12 +55,9 @@ class RegisterView(PublicAuthView):
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = serializer.validated_data
-        try:
-            user = services.user_register(
-                email=data["email"], username=data["username"], password=data["password"], full_name=data["full_name"]
-            )
-        except services.AccountError as exc:
-            raise_account_error(exc)
+        user = services.user_register(
+            email=data["email"], username=data["username"], password=data["password"], full_name=data["full_name"]
+        )
         return auth_response(user, services.token_pair_issue(user=user), status_code=status.HTTP_201_CREATED)
 
 
@@ -94,10 +87,7 @@ class RefreshView(PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            pair = services.refresh_token_rotate(raw_token=serializer.validated_data["refresh"])
-        except services.TokenRejected as exc:
-            raise exceptions.AuthenticationFailed(str(exc), code="token_not_valid") from None
+        pair = services.refresh_token_rotate(raw_token=serializer.validated_data["refresh"])
         return Response({"access": pair.access, "refresh": pair.refresh})
 
 
@@ -106,10 +96,7 @@ class LogoutView(PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = RefreshSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            services.refresh_token_revoke(raw_token=serializer.validated_data["refresh"])
-        except services.TokenRejected as exc:
-            raise exceptions.AuthenticationFailed(str(exc), code="token_not_valid") from None
+        services.refresh_token_revoke(raw_token=serializer.validated_data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -124,10 +111,7 @@ class MeView(APIView):
         user = request_user(request)
         serializer = ProfileUpdateSerializer(data=request.data, context={"user": user})
         serializer.is_valid(raise_exception=True)
-        try:
-            services.user_profile_update(user=user, **serializer.validated_data)
-        except services.AccountError as exc:
-            raise_account_error(exc)
+        services.user_profile_update(user=user, **serializer.validated_data)
         return Response(UserSerializer(user).data)
 
 

@@ -19,8 +19,8 @@ from rest_framework_simplejwt.tokens import RefreshToken  # noqa: E402
 
 from accounts.models import User  # noqa: E402
 from tasks.models import Column, Label, Membership, Project, Task  # noqa: E402
+from tasks.positions import GAP  # noqa: E402
 from tasks.services.projects import project_create  # noqa: E402
-from tasks.services.tasks import GAP  # noqa: E402
 
 
 def main(count: int) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
@@ -21,9 +20,6 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     MEMBER = "member", "Member"
     VIEWER = "viewer", "Viewer"
-
-
-ROLE_RANK = {Role.VIEWER: 0, Role.MEMBER: 1, Role.ADMIN: 2, Role.OWNER: 3}
 
 
 class ProjectStatus(models.TextChoices):
@@ -142,9 +138,6 @@ class Sprint(models.Model):
 
 
 class Task(models.Model):
-    # Not a column: the representation the last change's event recorded (services.task_data).
-    shown: dict[str, Any] | None = None
-
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     number = models.PositiveIntegerField(editable=False)
@@ -214,6 +207,8 @@ class Activity(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="activities")
     seq = models.BigIntegerField()
+    # The shape of `data` (tasks.events.SCHEMA_VERSION when the row was written).
+    schema_version = models.PositiveSmallIntegerField(default=1)
     verb = models.CharField(max_length=40)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     target_type = models.CharField(max_length=20)

@@ -4,43 +4,64 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, Model, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import PRIORITY_RANK, Activity, Column, Comment, Label, Membership, Project, Sprint, Task, TimeEntry
+from tasks.events import Target, TaskSnapshot, Verb, task_snapshot
+from tasks.filters import ProjectFilter, TaskFilter, TimeEntryFilter
+from tasks.filters import apply as apply_filters
+from tasks.models import (
+    PRIORITY_RANK,
+    Activity,
+    Column,
+    Comment,
+    Label,
+    Membership,
+    Project,
+    Sprint,
+    SprintStatus,
+    Task,
+    TimeEntry,
+)
+from tasks.rules import elapsed_minutes
 from timetodo.errors import NotFound
 
-
-def projects_for_user(*, user: User) -> QuerySet[Project]:
-    return Project.objects.filter(memberships__user=user)
+M = TypeVar("M", bound=Model)
 
 
-def project_with_role(*, user: User, project_id: Any) -> tuple[Project, str]:
-    """The project and the caller's role in it; NotFound (never Forbidden) for non-members."""
-    membership = (
-        Membership.objects.select_related("project")
-        .filter(user=user, project_id=uuid_or_404(project_id))
-        .only("role", "project")
+def projects_for_user(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Project]:
+    """The user's projects, each with `my_role` (the user's role in it), by name."""
+    projects = Project.objects.filter(memberships__user=user).annotate(my_role=F("memberships__role"))
+    return apply_filters(ProjectFilter, projects, filters, user=user).order_by("name", "id")
+
+
+# Where each kind of object finds its project's memberships.
+PROJECT_PATHS: dict[type[Model], str] = {
+    Project: "",
+    Task: "project__",
+    Sprint: "project__",
+    Comment: "task__project__",
+    TimeEntry: "task__project__",
+}
+
+
+def with_role(*, user: User, queryset: QuerySet[M], pk: Any) -> tuple[M, str]:
+    """One object of a project the user is a member of, and the user's role there, in one
+    query. NotFound, never Forbidden, for anyone else or an id that is not one: a
+    project's contents do not leak to outsiders. The one resolver every endpoint uses."""
+    memberships = f"{PROJECT_PATHS[queryset.model]}memberships"
+    found = (
+        queryset.filter(pk=uuid_or_404(pk), **{f"{memberships}__user": user})
+        .annotate(caller_role=F(f"{memberships}__role"))
         .first()
     )
-    if membership is None:
+    if found is None:
         raise NotFound("Not found.")
-    return membership.project, membership.role
-
-
-def role_of(*, user: User, project_id: Any) -> str | None:
-    return Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
-
-
-def _role_of_member(user: User, project_id: Any) -> str:
-    role = role_of(user=user, project_id=project_id)
-    if role is None:  # membership ended between the two reads
-        raise NotFound("Not found.")
-    return role
+    return found, found.caller_role  # type: ignore[attr-defined]
 
 
 def members_of(*, project: Project) -> QuerySet[Membership]:
@@ -100,37 +121,34 @@ def prepare_tasks(tasks: Iterable[Task]) -> list[Task]:
     return tasks
 
 
-RUNNING_CAP_MINUTES = 24 * 60  # what stopping the timer would record at most
+def tasks_for_user(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Task]:
+    """Tasks in every project the user is a member of, ready for TaskSerializer (after
+    `prepare_tasks`), each with `caller_role`, filtered by `filters`
+    (tasks.filters.TaskFilter). Pages come straight off the (project, number) unique
+    index unless an ordering is asked for."""
+    tasks = (
+        _task_queryset()
+        .filter(project__memberships__user=user)
+        .annotate(priority_rank=priority_rank(), caller_role=F("project__memberships__role"))
+        .order_by("project_id", "number")
+    )
+    return apply_filters(TaskFilter, tasks, filters, user=user)
 
 
-def elapsed_minutes(started_at: datetime.datetime, until: datetime.datetime) -> int:
-    return min(RUNNING_CAP_MINUTES, max(0, int((until - started_at).total_seconds() // 60)))
+def tasks_shown() -> QuerySet[Task]:
+    """Tasks with exactly the columns their snapshot reads (then `prepare_tasks`)."""
+    return _task_queryset()
 
 
-def tasks_for_user(*, user: User) -> QuerySet[Task]:
-    """Tasks in every project the user is a member of, ready for TaskSerializer."""
-    return _task_queryset().filter(project__memberships__user=user).annotate(priority_rank=priority_rank())
+def task_snapshot_of(*, task_id: Any) -> TaskSnapshot:
+    """The task as its events and the REST API show it, read now."""
+    return task_snapshot_for(task=_task_queryset().get(pk=task_id))
 
 
-def tasks_of_project(*, project: Project) -> QuerySet[Task]:
-    return _task_queryset().filter(project=project)
-
-
-def task_for_display(*, task_id: Any) -> Task:
-    """One task as TaskSerializer shows it (the caller has already authorized it)."""
-    return prepare_tasks([_task_queryset().get(pk=task_id)])[0]
-
-
-def task_for_user(*, user: User, task_id: Any, display: bool = True) -> tuple[Task, str]:
-    """The task and the caller's role in its project; NotFound for anyone else. With
-    `display=False` (a caller that only authorizes before writing) it skips the two
-    queries that only TaskSerializer needs."""
-    task = tasks_for_user(user=user).filter(pk=uuid_or_404(task_id)).first()
-    if task is None:
-        raise NotFound("Not found.")
-    if display:
-        prepare_tasks([task])
-    return task, _role_of_member(user, task.project_id)
+def task_snapshot_for(*, task: Task) -> TaskSnapshot:
+    """The snapshot of a task read by `tasks_shown()` (two more queries: labels, timers)."""
+    prepared: Any = prepare_tasks([task])[0]
+    return task_snapshot(task, label_ids=prepared.label_ids, running_minutes=prepared.running_minutes)
 
 
 def board(*, project: Project) -> list[Column]:
@@ -148,17 +166,6 @@ def board(*, project: Project) -> list[Column]:
 
 def comments_of(*, task: Task) -> QuerySet[Comment]:
     return Comment.objects.filter(task=task).select_related("author").order_by("created_at", "id")
-
-
-def comment_for_user(*, user: User, comment_id: Any) -> tuple[Comment, str]:
-    comment = (
-        Comment.objects.select_related("task", "author")
-        .filter(pk=uuid_or_404(comment_id), task__project__memberships__user=user)
-        .first()
-    )
-    if comment is None:
-        raise NotFound("Not found.")
-    return comment, _role_of_member(user, comment.task.project_id)
 
 
 def activity_of_project(*, project: Project, since: int | None = None) -> QuerySet[Activity]:
@@ -209,31 +216,42 @@ def events_between(*, project_id: Any, after: int, up_to: int) -> list[Activity]
 # Sprints
 
 
-def sprint_for_user(*, user: User, sprint_id: Any) -> tuple[Sprint, str]:
-    sprint = Sprint.objects.filter(pk=uuid_or_404(sprint_id), project__memberships__user=user).first()
-    if sprint is None:
-        raise NotFound("Not found.")
-    return sprint, _role_of_member(user, sprint.project_id)
-
-
 def burndown(*, sprint: Sprint, today: datetime.date | None = None) -> dict[str, Any]:
     """Points of the sprint's tasks not done at the end of each day, replayed from the
-    activity log (a task done on day 3 and reopened on day 5 counts as done on days 3-4).
-    Days after today have no value yet."""
+    activity log: each task's state at a moment is the snapshot its latest event recorded
+    (tasks.events.TaskSnapshot: `sprint`, `is_done`, `story_points`), so a task done on
+    day 3 and reopened on day 5 counts as done on days 3-4, and a deleted one stops
+    counting. Days after today have no value yet."""
     if sprint.start_date is None or sprint.end_date is None:
         return {"dates": [], "ideal": [], "remaining": [], "total_points": 0}
     today = today or timezone.now().date()
     days = [
         sprint.start_date + datetime.timedelta(days=n) for n in range((sprint.end_date - sprint.start_date).days + 1)
     ]
+    timelines = _task_timelines(sprint)
+    remaining: list[int | None] = []
+    for day in days:
+        end_of_day = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=datetime.UTC)
+        remaining.append(None if day > today else _open_points(timelines, str(sprint.pk), end_of_day))
+    total = sprint.committed_points if sprint.committed_points is not None else (remaining[0] or 0)
+    steps = max(len(days) - 1, 1)
+    ideal = [round(total * (1 - n / steps), 2) for n in range(len(days))]
+    return {"dates": days, "ideal": ideal, "remaining": remaining, "total_points": total}
+
+
+Timeline = list[tuple[datetime.datetime, TaskSnapshot | None]]
+
+
+def _task_timelines(sprint: Sprint) -> dict[Any, Timeline]:
+    """For each task that ever was in the sprint, its snapshots in log order, up to the
+    sprint's completion (completing it moves its open tasks away: its chart ends there)."""
     sprint_id = str(sprint.pk)
-    history = Activity.objects.filter(project_id=sprint.project_id, target_type="task")
+    history = Activity.objects.filter(project_id=sprint.project_id, target_type=Target.TASK)
     candidates = set(history.filter(data__sprint=sprint_id).values_list("task_id", flat=True))
     candidates |= set(Task.objects.filter(sprint=sprint).values_list("pk", flat=True))
-    # Completing the sprint moves its open tasks away: its chart ends where it was then.
     completed_at_seq = (
         Activity.objects.filter(
-            project_id=sprint.project_id, target_type="sprint", target_id=sprint_id, verb="sprint.completed"
+            project_id=sprint.project_id, target_type=Target.SPRINT, target_id=sprint_id, verb=Verb.SPRINT_COMPLETED
         )
         .values_list("seq", flat=True)
         .first()
@@ -241,34 +259,30 @@ def burndown(*, sprint: Sprint, today: datetime.date | None = None) -> dict[str,
     events = history.filter(task_id__in=candidates)
     if completed_at_seq is not None:
         events = events.filter(seq__lt=completed_at_seq)
-    timelines: dict[Any, list[tuple[datetime.datetime, dict[str, Any] | None]]] = {}
+    timelines: dict[Any, Timeline] = {}
     for task_id, at, data in events.order_by("seq").values_list("task_id", "created_at", "data"):
         timelines.setdefault(task_id, []).append((at, data))
-    remaining: list[int | None] = []
-    for day in days:
-        if day > today:
-            remaining.append(None)
-            continue
-        end_of_day = datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min, tzinfo=datetime.UTC)
-        points = 0
-        for timeline in timelines.values():
-            state = None
-            for at, data in timeline:
-                if at >= end_of_day:
-                    break
-                state = data
-            if state and state.get("sprint") == sprint_id and not state.get("is_done"):
-                points += int(state.get("story_points") or 0)
-        remaining.append(points)
-    total = sprint.committed_points if sprint.committed_points is not None else (remaining[0] or 0)
-    steps = max(len(days) - 1, 1)
-    ideal = [round(total * (1 - n / steps), 2) for n in range(len(days))]
-    return {"dates": days, "ideal": ideal, "remaining": remaining, "total_points": total}
+    return timelines
+
+
+def _open_points(timelines: dict[Any, Timeline], sprint_id: str, moment: datetime.datetime) -> int:
+    points = 0
+    for timeline in timelines.values():
+        state: TaskSnapshot | None = None
+        for at, snapshot in timeline:
+            if at >= moment:
+                break
+            state = snapshot
+        if state is not None and state["sprint"] == sprint_id and not state["is_done"]:
+            points += state["story_points"] or 0
+    return points
 
 
 def velocity(*, project: Project, last: int) -> dict[str, Any]:
     completed = list(
-        Sprint.objects.filter(project=project, status="completed").order_by("-end_date", "-created_at")[:last]
+        Sprint.objects.filter(project=project, status=SprintStatus.COMPLETED).order_by("-end_date", "-created_at")[
+            :last
+        ]
     )
     completed.reverse()
     points = [s.completed_points or 0 for s in completed]
@@ -289,20 +303,11 @@ def velocity(*, project: Project, last: int) -> dict[str, Any]:
 # Time tracking
 
 
-def time_entries_for_user(*, user: User) -> QuerySet[TimeEntry]:
-    """Entries on tasks of the user's projects (everyone's, as the project's members see them)."""
-    return TimeEntry.objects.filter(task__project__memberships__user=user)
-
-
-def time_entry_for_user(*, user: User, entry_id: Any) -> tuple[TimeEntry, str]:
-    entry = (
-        TimeEntry.objects.select_related("task")
-        .filter(pk=uuid_or_404(entry_id), task__project__memberships__user=user)
-        .first()
-    )
-    if entry is None:
-        raise NotFound("Not found.")
-    return entry, _role_of_member(user, entry.task.project_id)
+def time_entries_for_user(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[TimeEntry]:
+    """Entries on tasks of the user's projects (everyone's, as the project's members see
+    them), newest first, filtered by `filters` (tasks.filters.TimeEntryFilter)."""
+    entries = TimeEntry.objects.filter(task__project__memberships__user=user).order_by("-started_at", "id")
+    return apply_filters(TimeEntryFilter, entries, filters, user=user)
 
 
 def running_timer(*, user: User) -> TimeEntry | None:

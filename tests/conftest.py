@@ -12,6 +12,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.helpers.teams import Team, make_team
 
 requires_postgres = pytest.mark.skipif(
     not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")),
@@ -67,3 +68,9 @@ def auth_client(user: User) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     return client
+
+
+@pytest.fixture
+def team(db) -> Team:
+    """A project with one user per role and an API client for each (tests/helpers/teams.py)."""
+    return make_team()

@@ -73,7 +73,7 @@ def world(db) -> dict[str, Any]:
     theirs = project_create(actor=stranger, name="Not yours", key="NOPE")
 
     def objects(project: Any, actor: Any) -> dict[str, str]:
-        task: Task = task_create(actor=actor, project_id=project.pk, values={"title": "fuzz me"})
+        task: Task = task_create(actor=actor, project_id=project.pk, values={"title": "fuzz me"}).task
         started = timezone.now() - datetime.timedelta(hours=2)
         return {
             "project_id": str(project.pk),

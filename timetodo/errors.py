@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -21,6 +22,9 @@ class DomainError(Exception):
             }
         return {"detail": self.detail}
 
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class Invalid(DomainError):
     status_code = 400
@@ -36,3 +40,31 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class Unauthenticated(DomainError):
+    """The credentials presented are not (or no longer) valid: 401 with `WWW-Authenticate`."""
+
+    status_code = 401
+
+
+class StaleVersion(DomainError):
+    """The client's copy is out of date, so nothing was written: 412 (an `If-Match` that
+    does not match) or 409 (a stale `version` in the body), answered with the current
+    representation and its ETag."""
+
+    def __init__(self, current: Mapping[str, Any], *, status_code: int) -> None:
+        super().__init__(f"stale: the current version is {current['version']}")
+        self.current = current
+        self.status_code = status_code
+
+    def body(self) -> dict[str, Any]:
+        return dict(self.current)
+
+    def headers(self) -> dict[str, str]:
+        return {"ETag": version_etag(self.current["version"])}
+
+
+def version_etag(version: int) -> str:
+    """The ETag of a versioned representation: its version, quoted (`"3"`)."""
+    return f'"{version}"'

@@ -144,7 +144,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # Filtering is declared per view (FilterSets), never applied implicitly.
     "DEFAULT_FILTER_BACKENDS": [],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "timetodo.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",

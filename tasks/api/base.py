@@ -1,30 +1,166 @@
-"""What every projects/tasks endpoint shares: resolve the project once, check the role."""
+"""The endpoint bases: resolve the URL's parent and the caller's role once, then authorize.
+
+As in Sentry's API layer, an endpoint inside a project names its parent by the URL (a
+project, task, comment, sprint or time entry), and its base resolves that object and
+the caller's role in one query before any handler runs (`initial`): anyone who is not a
+member gets 404, a role below the method's action (tasks.permissions.Action) gets 403.
+Handlers find the object on `self.<name>` and the role on `self.role`. Endpoints whose
+parent comes from the body (a task's `project`, an entry's `task`, bulk ids) authorize it
+with `authorize`. Services check the role again under the project lock.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar
 
+from django.db.models import Model, QuerySet
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from accounts.auth import request_user
-from tasks import selectors
-from tasks.models import Project
-from tasks.services.common import require_role
-from timetodo.errors import Invalid
+from accounts.models import User
+from tasks import permissions, selectors
+from tasks.events import TaskSnapshot
+from tasks.models import Comment, Project, Sprint, Task, TimeEntry
+from tasks.permissions import Action
+from timetodo.errors import Invalid, version_etag
+
+M = TypeVar("M", bound=Model)
+HANDLERS = ("get", "post", "put", "patch", "delete")
 
 
-class ProjectScopedView(GenericAPIView[Any]):
-    """Base for endpoints inside a project: non-members get 404, too-low roles 403."""
+class Endpoint(GenericAPIView[Any]):
+    """Every projects/tasks endpoint: `actions` maps each HTTP method the view answers to
+    the action it performs (tasks.permissions.Action), or to None for endpoints outside
+    any project (your own tasks, timers...) where the selectors scope what is shown."""
 
-    def project_and_role(
-        self, project_id: Any, minimum: str | None = None, action: str = "do this"
-    ) -> tuple[Project, str]:
-        project, role = selectors.project_with_role(user=request_user(self.request), project_id=project_id)
-        if minimum is not None:
-            require_role(role, minimum, action)
-        return project, role
+    actions: ClassVar[Mapping[str, Action | None]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handled = {name.upper() for name in HANDLERS if hasattr(cls, name)}
+        missing = handled - set(cls.actions)
+        if missing:
+            raise TypeError(f"{cls.__name__} names no action for {sorted(missing)}")
+
+    @property
+    def user(self) -> User:
+        return request_user(self.request)
+
+    def method_action(self) -> Action | None:
+        return self.actions.get(self.request.method or "")
+
+    def authorize(self, queryset: QuerySet[M], pk: Any) -> tuple[M, str]:
+        """The object named by `pk` and the caller's role, if the caller may do this
+        method's action to it."""
+        found, role = selectors.with_role(user=self.user, queryset=queryset, pk=pk)
+        action = self.method_action()
+        if action is not None:
+            permissions.require(role, action)
+        return found, role
+
+    def authorize_all(self, scoped: Iterable[Any]) -> None:
+        """Objects from a scoped selector (each with `caller_role`): the caller may do
+        this method's action to every one."""
+        action = self.method_action()
+        for item in scoped:
+            if action is not None:
+                permissions.require(item.caller_role, action)
+
+
+class ParentEndpoint(Endpoint, Generic[M]):
+    """An endpoint below one object named by the URL (`lookup` kwarg)."""
+
+    lookup: ClassVar[str]
+    role: str
+
+    def parent_queryset(self) -> QuerySet[M]:
+        raise NotImplementedError
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication, throttles
+        if self.method_action() is None or getattr(self, "swagger_fake_view", False):
+            return  # (OPTIONS, and the schema generator)
+        parent, self.role = self.authorize(self.parent_queryset(), kwargs[self.lookup])
+        further = self.object_action(parent)
+        if further is not None:
+            self.require(further)
+        self.found(parent)
+
+    def found(self, parent: M) -> None:
+        raise NotImplementedError
+
+    def object_action(self, parent: M) -> Action | None:
+        """A further action that depends on the object (whose time entry, whose comment),
+        checked against the role next; may raise for rules that are not about roles."""
+        return None
+
+    def require(self, action: Action) -> None:
+        """A further check that depends on the object (a comment's author, an entry's user)."""
+        permissions.require(self.role, action)
+
+
+class ProjectEndpoint(ParentEndpoint[Project]):
+    lookup = "project_id"
+    project: Project
+
+    def parent_queryset(self) -> QuerySet[Project]:
+        return Project.objects.all()
+
+    def found(self, parent: Project) -> None:
+        self.project = parent
+
+
+class TaskEndpoint(ParentEndpoint[Task]):
+    """The task comes with what its snapshot reads but labels and timers (selectors.prepare_tasks)."""
+
+    lookup = "task_id"
+    task: Task
+
+    def parent_queryset(self) -> QuerySet[Task]:
+        return selectors.tasks_shown()
+
+    def found(self, parent: Task) -> None:
+        self.task = parent
+
+
+class CommentEndpoint(ParentEndpoint[Comment]):
+    lookup = "comment_id"
+    comment: Comment
+
+    def parent_queryset(self) -> QuerySet[Comment]:
+        return Comment.objects.select_related("task", "author")
+
+    def found(self, parent: Comment) -> None:
+        self.comment = parent
+
+
+class SprintEndpoint(ParentEndpoint[Sprint]):
+    lookup = "sprint_id"
+    sprint: Sprint
+
+    def parent_queryset(self) -> QuerySet[Sprint]:
+        return Sprint.objects.all()
+
+    def found(self, parent: Sprint) -> None:
+        self.sprint = parent
+
+
+class TimeEntryEndpoint(ParentEndpoint[TimeEntry]):
+    lookup = "entry_id"
+    entry: TimeEntry
+
+    def parent_queryset(self) -> QuerySet[TimeEntry]:
+        return TimeEntry.objects.select_related("task")
+
+    def found(self, parent: TimeEntry) -> None:
+        self.entry = parent
+
+
+# Request and response helpers
 
 
 def validated(serializer_class: type[serializers.Serializer[Any]], request: Request, **kwargs: Any) -> dict[str, Any]:
@@ -44,3 +180,8 @@ def query_param(request: Request, name: str, field: serializers.Field[Any, Any, 
         return field.run_validation(raw)
     except serializers.ValidationError as exc:
         raise Invalid({name: exc.detail}) from None
+
+
+def task_response(snapshot: TaskSnapshot, status_code: int = 200) -> Response:
+    """A task with its version as ETag (what If-Match compares with)."""
+    return Response(snapshot, status=status_code, headers={"ETag": version_etag(snapshot["version"])})

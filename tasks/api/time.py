@@ -8,125 +8,95 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import renderers, serializers, status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.auth import request_user
-from tasks import selectors
-from tasks.api.base import ProjectScopedView, query_param, validated
-from tasks.models import Role, TimeEntry
-from tasks.serializers import (
+from tasks import permissions, selectors
+from tasks.api.base import Endpoint, ProjectEndpoint, TaskEndpoint, TimeEntryEndpoint, query_param, validated
+from tasks.filters import SchemaFilterBackend, TimeEntryFilter
+from tasks.models import TimeEntry
+from tasks.permissions import Action
+from tasks.serializers.time import (
     TimeEntryCreateSerializer,
     TimeEntrySerializer,
     TimeEntryUpdateSerializer,
     TimeReportSerializer,
 )
 from tasks.services import time as time_services
-from tasks.services.common import require_role
-from timetodo.errors import Forbidden, Invalid
+from timetodo.errors import Invalid
 
 
-class TimeEntryListView(GenericAPIView[TimeEntry]):
+class TimeEntryListView(Endpoint):
     serializer_class = TimeEntrySerializer
     queryset = TimeEntry.objects.none()  # for the schema; reads go through selectors
+    filterset_class = TimeEntryFilter
+    filter_backends = [SchemaFilterBackend]
+    actions = {"GET": None, "POST": Action.LOG_TIME}
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("project", str),
-            OpenApiParameter("task", str),
-            OpenApiParameter("user", str, description="A user id or `me`."),
-            OpenApiParameter("from", str, description="YYYY-MM-DD, inclusive (by start, UTC)."),
-            OpenApiParameter("to", str, description="YYYY-MM-DD, inclusive."),
-        ],
-        responses=TimeEntrySerializer(many=True),
-    )
+    @extend_schema(responses=TimeEntrySerializer(many=True))
     def get(self, request: Request) -> Response:
-        user = request_user(request)
-        entries = selectors.time_entries_for_user(user=user)
-        for name, lookup in (("project", "task__project_id"), ("task", "task_id")):
-            value = query_param(request, name, serializers.UUIDField())
-            if value is not None:
-                entries = entries.filter(**{lookup: value})
-        who = request.query_params.get("user")
-        if who:
-            entries = entries.filter(
-                user_id=user.pk if who == "me" else query_param(request, "user", serializers.UUIDField())
-            )
-        for name, lookup in (("from", "started_at__date__gte"), ("to", "started_at__date__lte")):
-            value = query_param(request, name, serializers.DateField())
-            if value is not None:
-                entries = entries.filter(**{lookup: value})
-        page = self.paginate_queryset(entries.order_by("-started_at", "id"))
+        entries = selectors.time_entries_for_user(user=self.user, filters=request.query_params)
+        page = self.paginate_queryset(entries)
         return self.get_paginated_response(TimeEntrySerializer(page, many=True).data)
 
     @extend_schema(request=TimeEntryCreateSerializer, responses={201: TimeEntrySerializer})
     def post(self, request: Request) -> Response:
-        user = request_user(request)
         values = validated(TimeEntryCreateSerializer, request)
-        task, role = selectors.task_for_user(user=user, task_id=values.pop("task"))
-        require_role(role, Role.MEMBER, "log time")
-        entry = time_services.time_entry_create(actor=user, task=task, **values)
+        task, _ = self.authorize(selectors.tasks_shown(), values.pop("task"))
+        entry = time_services.time_entry_create(actor=self.user, task=task, **values)
         return Response(TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
-class TimeEntryDetailView(GenericAPIView[TimeEntry]):
+class TimeEntryDetailView(TimeEntryEndpoint):
     serializer_class = TimeEntrySerializer
     queryset = TimeEntry.objects.none()
+    actions = {"PATCH": Action.VIEW, "DELETE": Action.VIEW}
 
-    def entry(self, entry_id: Any) -> TimeEntry:
-        user = request_user(self.request)
-        entry, role = selectors.time_entry_for_user(user=user, entry_id=entry_id)
-        if entry.user_id != user.pk:
-            require_role(role, Role.ADMIN, "change other people's time entries")
-        elif role == Role.VIEWER:
-            raise Forbidden("You need the member role or higher to change time entries.")
-        return entry
+    def object_action(self, entry: TimeEntry) -> Action:
+        return permissions.time_entry_action(actor=self.user, entry_user_id=entry.user_id)
 
     @extend_schema(request=TimeEntryUpdateSerializer, responses=TimeEntrySerializer)
     def patch(self, request: Request, entry_id: Any) -> Response:
-        entry = self.entry(entry_id)
         values = validated(TimeEntryUpdateSerializer, request)
-        entry = time_services.time_entry_update(actor=request_user(request), entry_id=entry.pk, values=values)
+        entry = time_services.time_entry_update(actor=self.user, entry_id=self.entry.pk, values=values)
         return Response(TimeEntrySerializer(entry).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, entry_id: Any) -> Response:
-        entry = self.entry(entry_id)
-        time_services.time_entry_delete(actor=request_user(request), entry_id=entry.pk)
+        time_services.time_entry_delete(actor=self.user, entry_id=self.entry.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TaskTimerStartView(GenericAPIView[TimeEntry]):
+class TaskTimerStartView(TaskEndpoint):
     serializer_class = TimeEntrySerializer
     queryset = TimeEntry.objects.none()
+    actions = {"POST": Action.TRACK_TIME}
 
     @extend_schema(request=None, responses={201: TimeEntrySerializer})
     def post(self, request: Request, task_id: Any) -> Response:
-        user = request_user(request)
-        task, role = selectors.task_for_user(user=user, task_id=task_id)
-        require_role(role, Role.MEMBER, "track time")
-        entry = time_services.timer_start(actor=user, task=task)
+        entry = time_services.timer_start(actor=self.user, task=self.task)
         return Response(TimeEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
-class TimerStopView(GenericAPIView[TimeEntry]):
+class TimerStopView(Endpoint):
     serializer_class = TimeEntrySerializer
     queryset = TimeEntry.objects.none()
+    actions = {"POST": None}  # your own timer
 
     @extend_schema(request=None, responses={200: TimeEntrySerializer})
     def post(self, request: Request) -> Response:
-        entry = time_services.timer_stop(actor=request_user(request))
+        entry = time_services.timer_stop(actor=self.user)
         return Response(TimeEntrySerializer(entry).data)
 
 
-class TimerView(GenericAPIView[TimeEntry]):
+class TimerView(Endpoint):
     serializer_class = TimeEntrySerializer
     queryset = TimeEntry.objects.none()
+    actions = {"GET": None}  # your own timer
 
     @extend_schema(responses={200: TimeEntrySerializer, 204: None})
     def get(self, request: Request) -> Response:
-        entry = selectors.running_timer(user=request_user(request))
+        entry = selectors.running_timer(user=self.user)
         if entry is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(TimeEntrySerializer(entry).data)
@@ -160,8 +130,9 @@ class ReportCSVRenderer(renderers.BaseRenderer):
         return out.getvalue().encode("utf-8")
 
 
-class ProjectTimeReportView(ProjectScopedView):
+class ProjectTimeReportView(ProjectEndpoint):
     renderer_classes = [renderers.JSONRenderer, ReportCSVRenderer]
+    actions = {"GET": Action.VIEW}
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         if response.status_code >= 400:  # errors keep DRF's JSON shape, even with ?format=csv
@@ -179,7 +150,7 @@ class ProjectTimeReportView(ProjectScopedView):
         responses=TimeReportSerializer,
     )
     def get(self, request: Request, project_id: Any) -> Response:
-        project, _ = self.project_and_role(project_id)
+        project = self.project
         group_by = request.query_params.get("group_by", "user")
         if group_by not in ("user", "task", "day"):
             raise Invalid({"group_by": ["Use user, task or day."]})

@@ -8,10 +8,12 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from tasks import permissions, positions, rules
+from tasks.events import Verb, column_snapshot, emit, label_snapshot
 from tasks.models import Column, Label, Task
-from tasks.serializers import ColumnSerializer, LabelSerializer
-from tasks.services.common import diff, lock_project, record
-from tasks.services.tasks import _end_position, _follow_column, task_changed
+from tasks.permissions import Action
+from tasks.services.common import diff, lock_project
+from tasks.services.tasks import save_task_change
 from timetodo.errors import Conflict, Invalid, NotFound
 
 
@@ -28,20 +30,20 @@ def _reorder(actor: User, project: Any, column: Column | None, index: int | None
         elif item.position != position:
             old, item.position = item.position, position
             Column.objects.filter(pk=item.pk).update(position=position)
-            record(
+            emit(
                 project=project,
                 actor=actor,
-                verb="column.updated",
-                target_type="column",
+                verb=Verb.COLUMN_UPDATED,
                 target_id=item.pk,
                 changes={"position": [old, position]},
-                data=dict(ColumnSerializer(item).data),
+                data=column_snapshot(item),
             )
 
 
 @transaction.atomic
 def column_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Column:
     project = lock_project(project_id)
+    permissions.recheck(project=project, actor=actor, action=Action.MANAGE_COLUMNS)
     column = Column(
         project=project,
         name=values["name"],
@@ -50,14 +52,7 @@ def column_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Co
     )
     _reorder(actor, project, column, values.get("position"))  # shifted columns first, then the new one
     column.save(force_insert=True)
-    record(
-        project=project,
-        actor=actor,
-        verb="column.created",
-        target_type="column",
-        target_id=column.pk,
-        data=dict(ColumnSerializer(column).data),
-    )
+    emit(project=project, actor=actor, verb=Verb.COLUMN_CREATED, target_id=column.pk, data=column_snapshot(column))
     return column
 
 
@@ -71,12 +66,12 @@ def _get_column(project_id: Any, column_id: Any) -> Column:
 @transaction.atomic
 def column_update(*, actor: User, project_id: Any, column_id: Any, values: dict[str, Any]) -> Column:
     project = lock_project(project_id)
+    permissions.recheck(project=project, actor=actor, action=Action.MANAGE_COLUMNS)
     column = _get_column(project.pk, column_id)
     old_position = column.position
-    if "wip_limit" in values and values["wip_limit"] is not None:
+    if values.get("wip_limit") is not None:
         holding = Task.objects.filter(column=column).count()
-        if holding > values["wip_limit"]:
-            raise Invalid({"wip_limit": [f"The column already holds {holding} tasks."]})
+        rules.check_wip_limit_fits(wip_limit=values["wip_limit"], holding=holding)
     changes = diff(column, {k: v for k, v in values.items() if k in ("name", "wip_limit", "is_done")})
     for field, (_, new) in changes.items():
         setattr(column, field, new)
@@ -87,14 +82,13 @@ def column_update(*, actor: User, project_id: Any, column_id: Any, values: dict[
     if not changes:
         return column
     column.save(update_fields=["name", "wip_limit", "is_done", "position"])
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="column.updated",
-        target_type="column",
+        verb=Verb.COLUMN_UPDATED,
         target_id=column.pk,
         changes=changes,
-        data=dict(ColumnSerializer(column).data),
+        data=column_snapshot(column),
     )
     if "is_done" in changes:
         _tasks_follow(actor, project, column)
@@ -105,17 +99,18 @@ def _tasks_follow(actor: User, project: Any, column: Column) -> None:
     """A column's done flag changed: its tasks follow, each with its own event."""
     for task in Task.objects.filter(column=column).order_by("position"):
         before = (task.is_done, task.completed_at)
-        _follow_column(task, column)
+        positions.follow_column(task, column)
         if (task.is_done, task.completed_at) == before:
             continue
         task.project = project
-        task_changed(project=project, actor=actor, task=task, changes={"is_done": [before[0], task.is_done]})
+        save_task_change(project=project, actor=actor, task=task, changes={"is_done": [before[0], task.is_done]})
 
 
 @transaction.atomic
 def column_delete(*, actor: User, project_id: Any, column_id: Any, move_to: Any = None) -> None:
     """409 while the column holds tasks, unless they move to `move_to` (in order, at its end)."""
     project = lock_project(project_id)
+    permissions.recheck(project=project, actor=actor, action=Action.MANAGE_COLUMNS)
     column = _get_column(project.pk, column_id)
     if Column.objects.filter(project=project).count() == 1:
         raise Conflict("A project needs at least one column.")
@@ -126,18 +121,16 @@ def column_delete(*, actor: User, project_id: Any, column_id: Any, move_to: Any 
         target = Column.objects.filter(project=project, pk=move_to).exclude(pk=column.pk).first()
         if target is None:
             raise Invalid({"move_to": ["Must be another column of this project."]})
-        if target.wip_limit is not None and Task.objects.filter(column=target).count() + len(tasks) > target.wip_limit:
-            raise Conflict(f"Column '{target.name}' is at its WIP limit of {target.wip_limit}.")
-        position = _end_position(target)
-        for task in tasks:
+        positions.check_room(target, incoming=len(tasks))
+        new_positions = positions.following_positions(positions.end_position(target), len(tasks))
+        for task, position in zip(tasks, new_positions, strict=True):
             old = (task.column_id, task.position)
             task.project, task.column, task.position = project, target, position
-            position += 1 << 16
-            _follow_column(task, target)
+            positions.follow_column(task, target)
             changes: dict[str, list[Any]] = {"column": [old[0], target.pk], "position": [old[1], task.position]}
-            task_changed(project=project, actor=actor, task=task, changes=changes)
+            save_task_change(project=project, actor=actor, task=task, changes=changes)
     column.delete()
-    record(project=project, actor=actor, verb="column.deleted", target_type="column", target_id=column_id)
+    emit(project=project, actor=actor, verb=Verb.COLUMN_DELETED, target_id=column_id)
     _reorder(actor, project, None, None)  # close the gap, with an event per shifted column
 
 
@@ -151,23 +144,18 @@ def _label_name_taken(project_id: Any, name: str, exclude: Any = None) -> bool:
 @transaction.atomic
 def label_create(*, actor: User, project_id: Any, name: str, color: str) -> Label:
     project = lock_project(project_id)
+    permissions.recheck(project=project, actor=actor, action=Action.MANAGE_LABELS)
     if _label_name_taken(project.pk, name):
         raise Invalid({"name": ["The project already has a label with this name."]})
     label = Label.objects.create(project=project, name=name, color=color.lower())
-    record(
-        project=project,
-        actor=actor,
-        verb="label.created",
-        target_type="label",
-        target_id=label.pk,
-        data=dict(LabelSerializer(label).data),
-    )
+    emit(project=project, actor=actor, verb=Verb.LABEL_CREATED, target_id=label.pk, data=label_snapshot(label))
     return label
 
 
 @transaction.atomic
 def label_update(*, actor: User, project_id: Any, label_id: Any, values: dict[str, Any]) -> Label:
     project = lock_project(project_id)
+    permissions.recheck(project=project, actor=actor, action=Action.MANAGE_LABELS)
     label = Label.objects.filter(project=project, pk=label_id).first()
     if label is None:
         raise NotFound("Not found.")
@@ -185,14 +173,13 @@ def label_update(*, actor: User, project_id: Any, label_id: Any, values: dict[st
             label.save(update_fields=list(changes))
     except IntegrityError:
         raise Invalid({"name": ["The project already has a label with this name."]}) from None
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="label.updated",
-        target_type="label",
+        verb=Verb.LABEL_UPDATED,
         target_id=label.pk,
         changes=changes,
-        data=dict(LabelSerializer(label).data),
+        data=label_snapshot(label),
     )
     return label
 
@@ -200,6 +187,7 @@ def label_update(*, actor: User, project_id: Any, label_id: Any, values: dict[st
 @transaction.atomic
 def label_delete(*, actor: User, project_id: Any, label_id: Any) -> None:
     project = lock_project(project_id)
+    permissions.recheck(project=project, actor=actor, action=Action.MANAGE_LABELS)
     label = Label.objects.filter(project=project, pk=label_id).first()
     if label is None:
         raise NotFound("Not found.")
@@ -209,13 +197,8 @@ def label_delete(*, actor: User, project_id: Any, label_id: Any) -> None:
         remaining = sorted(str(pk) for pk in task.labels.exclude(pk=label.pk).values_list("pk", flat=True))
         task.labels.remove(label)
         changes = {"labels": [sorted([*remaining, str(label.pk)]), remaining]}
-        task_changed(project=project, actor=actor, task=task, changes=changes)
+        save_task_change(project=project, actor=actor, task=task, changes=changes)
     label.delete()
-    record(
-        project=project,
-        actor=actor,
-        verb="label.deleted",
-        target_type="label",
-        target_id=label_id,
-        changes={"name": [label.name, None]},
+    emit(
+        project=project, actor=actor, verb=Verb.LABEL_DELETED, target_id=label_id, changes={"name": [label.name, None]}
     )

@@ -2,70 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import transaction
 
 from accounts.models import User
-from tasks.models import Comment, Task
-from tasks.serializers import CommentSerializer
-from tasks.services.common import lock_project, record
+from tasks import permissions
+from tasks.events import Verb, comment_snapshot, emit
+from tasks.models import Comment, Project, Task
+from tasks.services.common import lock_project
 from timetodo.errors import NotFound
-
-
-def _data(comment: Comment) -> dict[str, Any]:
-    return dict(CommentSerializer(comment).data)
 
 
 @transaction.atomic
 def comment_create(*, actor: User, task: Task, body: str) -> Comment:
     project = lock_project(task.project_id)
+    permissions.recheck(project=project, actor=actor, action=permissions.Action.COMMENT)
     if not Task.objects.filter(pk=task.pk).exists():
         raise NotFound("Not found.")
     comment = Comment.objects.create(task=task, author=actor, body=body)
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="comment.created",
-        target_type="comment",
+        verb=Verb.COMMENT_CREATED,
         target_id=comment.pk,
         task_id=task.pk,
-        data=_data(comment),
+        data=comment_snapshot(comment),
     )
     return comment
 
 
+def _locked(comment: Comment) -> tuple[Project, Comment]:
+    """The comment's project locked, then the comment read again: it may have been edited
+    or deleted while this request waited."""
+    project = lock_project(comment.task.project_id)
+    current = Comment.objects.select_related("author").filter(pk=comment.pk).first()
+    if current is None:
+        raise NotFound("Not found.")
+    return project, current
+
+
 @transaction.atomic
 def comment_update(*, actor: User, comment: Comment, body: str) -> Comment:
-    project = lock_project(comment.task.project_id)
+    project, comment = _locked(comment)
+    permissions.recheck(project=project, actor=actor, action=permissions.Action.COMMENT)
+    permissions.require_comment_author(actor=actor, author_id=comment.author_id)
     if body == comment.body:
         return comment
     old = comment.body
     comment.body, comment.edited = body, True
     comment.save(update_fields=["body", "edited", "updated_at"])
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="comment.updated",
-        target_type="comment",
+        verb=Verb.COMMENT_UPDATED,
         target_id=comment.pk,
         task_id=comment.task_id,
         changes={"body": [old, body]},
-        data=_data(comment),
+        data=comment_snapshot(comment),
     )
     return comment
 
 
 @transaction.atomic
 def comment_delete(*, actor: User, comment: Comment) -> None:
-    project = lock_project(comment.task.project_id)
+    project, comment = _locked(comment)
+    action = permissions.comment_delete_action(actor=actor, author_id=comment.author_id)
+    permissions.recheck(project=project, actor=actor, action=action)
     comment_id, task_id = comment.pk, comment.task_id
     comment.delete()
-    record(
-        project=project,
-        actor=actor,
-        verb="comment.deleted",
-        target_type="comment",
-        target_id=comment_id,
-        task_id=task_id,
-    )
+    emit(project=project, actor=actor, verb=Verb.COMMENT_DELETED, target_id=comment_id, task_id=task_id)

@@ -7,27 +7,21 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import User
+from tasks import permissions
+from tasks.events import Verb, emit, member_snapshot
 from tasks.models import Membership, Role, Task
-from tasks.services.common import current_role, lock_project, record
-from tasks.services.projects import member_data, membership_role_change
-from tasks.services.tasks import task_changed
-from timetodo.errors import Conflict, Forbidden, Invalid, NotFound
-
-
-def _check_may_grant(actor_role: str, role: str) -> None:
-    if role == Role.OWNER:
-        raise Invalid({"role": ["Ownership is given by transferring the project."]})
-    if role == Role.ADMIN and actor_role != Role.OWNER:
-        raise Forbidden("Only the owner grants the admin role.")
+from tasks.permissions import Action
+from tasks.services.common import lock_project
+from tasks.services.projects import membership_role_change
+from tasks.services.tasks import save_task_change
+from timetodo.errors import Conflict, Invalid, NotFound
 
 
 @transaction.atomic
-def member_add(
-    *, actor: User, actor_role: str, project_id: Any, email: str | None, user_id: Any, role: str
-) -> Membership:
+def member_add(*, actor: User, project_id: Any, email: str | None, user_id: Any, role: str) -> Membership:
     project = lock_project(project_id)
-    actor_role = current_role(project, actor)
-    _check_may_grant(actor_role, role)
+    actor_role = permissions.recheck(project=project, actor=actor, action=Action.ADD_MEMBERS)
+    permissions.require_may_grant(actor_role=actor_role, role=role)
     users = User.objects.filter(is_active=True)
     user = users.filter(pk=user_id).first() if user_id else users.filter(email__iexact=email).first()
     if user is None:
@@ -36,14 +30,13 @@ def member_add(
     if Membership.objects.filter(project=project, user=user).exists():
         raise Conflict("That user is already a member of the project.")
     membership = Membership.objects.create(project=project, user=user, role=role)
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="member.added",
-        target_type="member",
+        verb=Verb.MEMBER_ADDED,
         target_id=user.pk,
         changes={"role": [None, role]},
-        data=member_data(membership),
+        data=member_snapshot(membership),
     )
     return membership
 
@@ -56,15 +49,14 @@ def _target(project_id: Any, user_id: Any) -> Membership:
 
 
 @transaction.atomic
-def member_update(*, actor: User, actor_role: str, project_id: Any, user_id: Any, role: str) -> Membership:
+def member_update(*, actor: User, project_id: Any, user_id: Any, role: str) -> Membership:
     project = lock_project(project_id)
-    actor_role = current_role(project, actor)
+    actor_role = permissions.recheck(project=project, actor=actor, action=Action.CHANGE_ROLES)
     membership = _target(project.pk, user_id)
     if membership.role == Role.OWNER:
         raise Conflict("The owner cannot be demoted; transfer the project first.")
-    if membership.role == Role.ADMIN and actor_role != Role.OWNER:
-        raise Forbidden("Only the owner changes an admin's role.")
-    _check_may_grant(actor_role, role)
+    permissions.require_may_change_role_of(actor_role=actor_role, target_role=membership.role)
+    permissions.require_may_grant(actor_role=actor_role, role=role)
     if membership.role == role:
         return membership
     membership_role_change(project=project, actor=actor, membership=membership, role=role)
@@ -72,29 +64,23 @@ def member_update(*, actor: User, actor_role: str, project_id: Any, user_id: Any
 
 
 @transaction.atomic
-def member_remove(*, actor: User, actor_role: str, project_id: Any, user_id: Any) -> None:
+def member_remove(*, actor: User, project_id: Any, user_id: Any) -> None:
     """Admins remove members and viewers, the owner anyone else; anyone may leave."""
     project = lock_project(project_id)
-    actor_role = current_role(project, actor)
+    actor_role = permissions.role_under_lock(project=project, actor=actor)
     membership = _target(project.pk, user_id)
     if membership.role == Role.OWNER:
         raise Conflict("The owner cannot be removed; transfer the project first.")
-    leaving = membership.user_id == actor.pk
-    if not leaving:
-        if actor_role not in (Role.OWNER, Role.ADMIN):
-            raise Forbidden("You need the admin role or higher to remove members.")
-        if membership.role == Role.ADMIN and actor_role != Role.OWNER:
-            raise Forbidden("Only the owner removes an admin.")
+    permissions.require_may_remove(actor=actor, actor_role=actor_role, target=membership)
     # Assignees must be members: their open assignments in this project end with them.
     for task in Task.objects.filter(project=project, assignee_id=membership.user_id):
         task.assignee, task.project = None, project
-        task_changed(project=project, actor=actor, task=task, changes={"assignee": [membership.user_id, None]})
+        save_task_change(project=project, actor=actor, task=task, changes={"assignee": [membership.user_id, None]})
     membership.delete()
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="member.removed",
-        target_type="member",
+        verb=Verb.MEMBER_REMOVED,
         target_id=membership.user_id,
         changes={"role": [membership.role, None]},
     )

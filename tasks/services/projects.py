@@ -1,4 +1,4 @@
-"""Projects: create, update, delete, transfer ownership."""
+"""Projects: create, update, delete, transfer ownership; a member's role change."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from accounts.models import User
+from tasks import permissions
+from tasks.events import Verb, emit, member_snapshot, project_snapshot
 from tasks.models import Column, Membership, Project, Role
-from tasks.serializers import MemberSerializer, ProjectSerializer
-from tasks.services.common import current_role, diff, lock_project, record, require_role
+from tasks.permissions import Action
+from tasks.services.common import diff, lock_project
 from timetodo.errors import Conflict, Invalid
 from timetodo.streams import project_stream, revoke_on_commit
 
@@ -45,9 +47,9 @@ def project_create(*, actor: User, name: str, key: str, description: str = "", s
 
 
 @transaction.atomic
-def project_update(*, actor: User, project_id: Any, role: str, values: dict[str, Any]) -> Project:
+def project_update(*, actor: User, project_id: Any, values: dict[str, Any]) -> Project:
     project = lock_project(project_id)
-    require_role(current_role(project, actor), Role.ADMIN, "edit the project")
+    permissions.recheck(project=project, actor=actor, action=Action.EDIT_PROJECT)
     if "key" in values and values["key"] != project.key and _key_taken(values["key"], exclude=project.pk):
         raise Invalid({"key": ["A project with this key already exists."]})
     changes = diff(project, values)
@@ -60,23 +62,14 @@ def project_update(*, actor: User, project_id: Any, role: str, values: dict[str,
             project.save(update_fields=[*changes, "updated_at"])
     except IntegrityError:
         raise Invalid({"key": ["A project with this key already exists."]}) from None
-    data = _event_data(project)
-    record(
-        project=project,
-        actor=actor,
-        verb="project.updated",
-        target_type="project",
-        target_id=project.pk,
-        changes=changes,
-        data=dict(data),
-    )
+    _emit_project_updated(project, actor, changes)
     return project
 
 
 @transaction.atomic
 def project_delete(*, actor: User, project_id: Any) -> None:
     project = lock_project(project_id)
-    require_role(current_role(project, actor), Role.OWNER, "delete the project")
+    permissions.recheck(project=project, actor=actor, action=Action.DELETE_PROJECT)
     # Tasks protect their columns; remove them first, then everything else cascades.
     project.tasks.all().delete()
     project.delete()
@@ -87,37 +80,26 @@ def project_delete(*, actor: User, project_id: Any) -> None:
 def project_transfer(*, actor: User, project_id: Any, new_owner_id: Any) -> Project:
     """That member becomes owner; the old owner becomes admin."""
     project = lock_project(project_id)
-    require_role(current_role(project, actor), Role.OWNER, "transfer the project")
+    permissions.recheck(project=project, actor=actor, action=Action.TRANSFER_PROJECT)
     target = Membership.objects.select_related("user").filter(project=project, user_id=new_owner_id).first()
     if target is None:
         raise Invalid({"user": ["The new owner must be a member of the project."]})
     if target.user_id == project.owner_id:
         raise Conflict("That user already owns the project.")
-    current = Membership.objects.get(project=project, user_id=project.owner_id)
+    current = Membership.objects.select_related("user").get(project=project, user_id=project.owner_id)
     old_owner_id = project.owner_id
     for membership, role in ((current, Role.ADMIN), (target, Role.OWNER)):
         membership_role_change(project=project, actor=actor, membership=membership, role=role)
     project.owner_id = target.user_id
     project.save(update_fields=["owner", "updated_at"])
-    record(
-        project=project,
-        actor=actor,
-        verb="project.updated",
-        target_type="project",
-        target_id=project.pk,
-        changes={"owner": [old_owner_id, target.user_id]},
-        data=_event_data(project),
-    )
+    _emit_project_updated(project, actor, {"owner": [old_owner_id, target.user_id]})
     return project
 
 
-def _event_data(project: Project) -> dict[str, Any]:
-    """The project as the API shows it, for everyone: no caller-specific `my_role`, and
-    `last_seq` already counting the event about to be recorded."""
-    data = dict(ProjectSerializer(project).data)
-    data.pop("my_role", None)
-    data["last_seq"] = project.last_seq + 1
-    return data
+def _emit_project_updated(project: Project, actor: User, changes: dict[str, Any]) -> None:
+    # The snapshot's last_seq already counts the event it is part of.
+    data = project_snapshot(project, last_seq=project.last_seq + 1)
+    emit(project=project, actor=actor, verb=Verb.PROJECT_UPDATED, target_id=project.pk, changes=changes, data=data)
 
 
 def membership_role_change(*, project: Project, actor: User, membership: Membership, role: str) -> None:
@@ -125,16 +107,11 @@ def membership_role_change(*, project: Project, actor: User, membership: Members
     old = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    record(
+    emit(
         project=project,
         actor=actor,
-        verb="member.updated",
-        target_type="member",
+        verb=Verb.MEMBER_UPDATED,
         target_id=membership.user_id,
         changes={"role": [old, role]},
-        data=member_data(membership),
+        data=member_snapshot(membership),
     )
-
-
-def member_data(membership: Membership) -> dict[str, Any]:
-    return dict(MemberSerializer(membership).data)

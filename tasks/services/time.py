@@ -11,53 +11,23 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import Task, TimeEntry
-from tasks.serializers import MAX_ENTRY_MINUTES, TimeEntrySerializer
-from tasks.services.common import lock_project, lock_project_of, record
-from timetodo.errors import Conflict, Invalid, NotFound
-
-CLOCK_SKEW = datetime.timedelta(minutes=5)
-MAX_SPAN = datetime.timedelta(minutes=MAX_ENTRY_MINUTES)
-
-
-EARLIEST = datetime.timedelta(days=366 * 5)
+from tasks import permissions, rules
+from tasks.events import Verb, emit, time_entry_snapshot
+from tasks.models import Project, Task, TimeEntry
+from tasks.permissions import Action
+from tasks.services.common import lock_project, lock_project_of
+from timetodo.errors import Conflict, NotFound
 
 
-def _check_start(started_at: datetime.datetime, *, running: bool = False) -> None:
-    """Before any date arithmetic: not in the future, not absurdly far back (a running timer:
-    within its 24 hours)."""
-    now = timezone.now()
-    if started_at > now + CLOCK_SKEW:
-        raise Invalid({"started_at": ["An entry cannot start in the future."]})
-    if started_at < now - (MAX_SPAN if running else EARLIEST):
-        limit = "24 hours" if running else "5 years"
-        raise Invalid({"started_at": [f"That start is more than {limit} ago."]})
-
-
-def _span(started_at: datetime.datetime, ended_at: datetime.datetime) -> int:
-    """Whole minutes of a valid entry: ends after it starts, within 24 h, not in the future."""
-    now = timezone.now()
-    if started_at > now + CLOCK_SKEW:
-        raise Invalid({"started_at": ["An entry cannot start in the future."]})
-    if ended_at <= started_at:
-        raise Invalid({"ended_at": ["The end must be after the start."]})
-    if ended_at - started_at > MAX_SPAN:
-        raise Invalid({"ended_at": ["An entry lasts at most 24 hours."]})
-    if ended_at > now + CLOCK_SKEW:
-        raise Invalid({"ended_at": ["An entry cannot end in the future."]})
-    return int((ended_at - started_at).total_seconds() // 60)
-
-
-def _record(project: Any, actor: User, verb: str, entry: TimeEntry, changes: dict[str, Any] | None = None) -> None:
-    record(
+def _emit(project: Project, actor: User, verb: Verb, entry: TimeEntry, changes: dict[str, Any] | None = None) -> None:
+    emit(
         project=project,
         actor=actor,
         verb=verb,
-        target_type="time_entry",
         target_id=entry.pk,
         task_id=entry.task_id,
         changes=changes,
-        data=dict(TimeEntrySerializer(entry).data) if verb != "time_entry.deleted" else None,
+        data=time_entry_snapshot(entry),
     )
 
 
@@ -79,19 +49,29 @@ def time_entry_create(
 ) -> TimeEntry:
     """A finished entry of the caller's own time."""
     project = lock_project(task.project_id)
-    _check_start(started_at)
+    permissions.recheck(project=project, actor=actor, action=Action.LOG_TIME)
+    now = timezone.now()
+    rules.check_entry_start(started_at, now=now)
     ended_at = ended_at or started_at + datetime.timedelta(minutes=minutes or 0)
     entry = TimeEntry(task_id=task.pk, user=actor, started_at=started_at, ended_at=ended_at, note=note)
-    entry.minutes = _span(started_at, ended_at)
+    entry.minutes = rules.entry_minutes(started_at, ended_at, now=now)
     entry.save(force_insert=True)
     _add_spent(task.pk, entry.minutes)
-    _record(project, actor, "time_entry.created", entry)
+    _emit(project, actor, Verb.TIME_ENTRY_CREATED, entry)
     return entry
+
+
+def _locked_entry(entry_id: Any, actor: User) -> tuple[Project, TimeEntry]:
+    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id")
+    action = permissions.time_entry_action(actor=actor, entry_user_id=entry.user_id)
+    permissions.recheck(project=project, actor=actor, action=action)
+    return project, entry
 
 
 @transaction.atomic
 def time_entry_update(*, actor: User, entry_id: Any, values: dict[str, Any]) -> TimeEntry:
-    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id")
+    project, entry = _locked_entry(entry_id, actor)
+    now = timezone.now()
     old_minutes = entry.minutes
     old: dict[str, Any] = {
         "started_at": entry.started_at,
@@ -101,7 +81,7 @@ def time_entry_update(*, actor: User, entry_id: Any, values: dict[str, Any]) -> 
     }
     entry.note = values.get("note", entry.note)
     entry.started_at = values.get("started_at", entry.started_at)
-    _check_start(entry.started_at, running=entry.ended_at is None)
+    rules.check_entry_start(entry.started_at, now=now, running=entry.ended_at is None)
     if entry.ended_at is None:
         if "ended_at" in values or "minutes" in values:
             raise Conflict("This timer is running: stop it first.")
@@ -110,34 +90,27 @@ def time_entry_update(*, actor: User, entry_id: Any, values: dict[str, Any]) -> 
             entry.ended_at = entry.started_at + datetime.timedelta(minutes=values["minutes"])
         elif "ended_at" in values:
             entry.ended_at = values["ended_at"]
-        entry.minutes = _span(entry.started_at, entry.ended_at)
+        entry.minutes = rules.entry_minutes(entry.started_at, entry.ended_at, now=now)
     new = {"started_at": entry.started_at, "ended_at": entry.ended_at, "minutes": entry.minutes, "note": entry.note}
     changes = {field: [old[field], new[field]] for field in old if old[field] != new[field]}
     if not changes:
         return entry
     entry.save(update_fields=["note", "started_at", "ended_at", "minutes", "updated_at"])
     _add_spent(entry.task_id, entry.minutes - old_minutes)
-    _record(project, actor, "time_entry.updated", entry, changes)
+    _emit(project, actor, Verb.TIME_ENTRY_UPDATED, entry, changes)
     return entry
 
 
 @transaction.atomic
 def time_entry_delete(*, actor: User, entry_id: Any) -> None:
-    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id")
+    project, entry = _locked_entry(entry_id, actor)
     _add_spent(entry.task_id, -entry.minutes)
     entry_id, task_id = entry.pk, entry.task_id
     entry.delete()
-    record(
-        project=project,
-        actor=actor,
-        verb="time_entry.deleted",
-        target_type="time_entry",
-        target_id=entry_id,
-        task_id=task_id,
-    )
+    emit(project=project, actor=actor, verb=Verb.TIME_ENTRY_DELETED, target_id=entry_id, task_id=task_id)
 
 
-def _lock_timers_of(actor: User, *project_ids: Any) -> dict[Any, Any]:
+def _lock_timers_of(actor: User, *project_ids: Any) -> dict[Any, Project]:
     """The user's row first (one timer operation per user at a time), then the projects
     (the running timer's, read under that lock, and the given ones) in a fixed order, so
     concurrent timer operations cannot deadlock."""
@@ -146,13 +119,14 @@ def _lock_timers_of(actor: User, *project_ids: Any) -> dict[Any, Any]:
     return {project_id: lock_project(project_id) for project_id in sorted({*project_ids, *running}, key=str)}
 
 
-def _stop(project: Any, actor: User, entry: TimeEntry) -> TimeEntry:
-    now = timezone.now()
-    entry.ended_at = max(min(now, entry.started_at + MAX_SPAN), entry.started_at + datetime.timedelta(seconds=1))
+def _stop(project: Project, actor: User, entry: TimeEntry) -> TimeEntry:
+    """Stop a running timer; always allowed: it is the caller's own, and stopping it is
+    how a removed member's time ends."""
+    entry.ended_at = rules.timer_end(entry.started_at, now=timezone.now())
     entry.minutes = int((entry.ended_at - entry.started_at).total_seconds() // 60)
     entry.save(update_fields=["ended_at", "minutes", "updated_at"])
     _add_spent(entry.task_id, entry.minutes)
-    _record(project, actor, "time_entry.updated", entry, {"ended_at": [None, entry.ended_at]})
+    _emit(project, actor, Verb.TIME_ENTRY_UPDATED, entry, {"ended_at": [None, entry.ended_at]})
     return entry
 
 
@@ -160,6 +134,7 @@ def _stop(project: Any, actor: User, entry: TimeEntry) -> TimeEntry:
 def timer_start(*, actor: User, task: Task, note: str = "") -> TimeEntry:
     """Start the caller's timer on a task, stopping their running one first, atomically."""
     projects = _lock_timers_of(actor, task.project_id)
+    permissions.recheck(project=projects[task.project_id], actor=actor, action=Action.TRACK_TIME)
     current = TimeEntry.objects.select_related("task").filter(user=actor, ended_at__isnull=True).first()
     if current is not None:
         _stop(projects[current.task.project_id], actor, current)
@@ -169,7 +144,7 @@ def timer_start(*, actor: User, task: Task, note: str = "") -> TimeEntry:
             entry.save(force_insert=True)
     except IntegrityError:
         raise Conflict("Another timer was started at the same moment; try again.") from None
-    _record(projects[task.project_id], actor, "time_entry.created", entry)
+    _emit(projects[task.project_id], actor, Verb.TIME_ENTRY_CREATED, entry)
     return entry
 
 

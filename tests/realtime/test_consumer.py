@@ -200,7 +200,7 @@ async def test_since_beyond_the_window_asks_for_a_resync(team: Team, sockets, se
 
 
 async def test_a_gap_from_a_dropped_message_is_refilled_from_the_log(team: Team, sockets, monkeypatch) -> None:
-    from tasks.services import common
+    from tasks.events import log as common
 
     socket = await open_socket(sockets)
     await socket.login(team.users["viewer"])
@@ -392,7 +392,7 @@ async def test_a_refused_resubscribe_ends_the_old_subscription(team: Team, socke
 
 
 async def test_a_lost_last_event_is_recovered_on_ping(team: Team, sockets, monkeypatch) -> None:
-    from tasks.services import common
+    from tasks.events import log as common
 
     socket = await open_socket(sockets)
     await socket.login(team.users["viewer"])
@@ -407,7 +407,7 @@ async def test_a_lost_last_event_is_recovered_on_ping(team: Team, sockets, monke
 
 
 async def test_a_gap_too_big_to_refill_asks_for_a_resync(team: Team, sockets, monkeypatch, settings) -> None:
-    from tasks.services import common
+    from tasks.events import log as common
 
     settings.WS_REPLAY_MAX_EVENTS = 1
     socket = await open_socket(sockets)

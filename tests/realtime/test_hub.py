@@ -81,7 +81,7 @@ async def test_events_beyond_a_full_inbox_are_refilled_from_the_log(team: Team, 
 def publish_swapped(monkeypatch) -> list[int]:
     """Each pair of events reaches the layer second first, as when two server processes
     commit one after the other and the second publishes sooner."""
-    from tasks.services import common
+    from tasks.events import log as common
 
     original = common.publish_on_commit
     waiting: list[tuple[str, dict[str, Any]]] = []
@@ -121,7 +121,7 @@ async def test_an_event_that_overtakes_an_earlier_one_waits_for_it(team: Team, s
 
 
 async def test_an_event_whose_predecessor_never_comes_goes_out_after_the_wait(team: Team, sockets, monkeypatch) -> None:
-    from tasks.services import common
+    from tasks.events import log as common
 
     monkeypatch.setattr(hub_module, "REORDER_SECONDS", 0.2)
     socket = await following(sockets, team)

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from tasks.models import Activity
 from tasks.services.tasks import task_create
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 from timetodo.streams import project_stream
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +89,17 @@ def test_project_activity_newest_first_and_since(team: Team) -> None:
     client = team.clients["viewer"]
     newest = client.get(team.url("activity/")).json()["results"]
     assert [e["seq"] for e in newest] == list(range(8, 0, -1))
-    assert set(newest[0]) == {"seq", "verb", "actor", "target_type", "target_id", "changes", "data", "created_at"}
+    assert set(newest[0]) == {
+        "seq",
+        "schema_version",
+        "verb",
+        "actor",
+        "target_type",
+        "target_id",
+        "changes",
+        "data",
+        "created_at",
+    }
     since = client.get(team.url("activity/"), {"since": 5}).json()["results"]
     assert [e["seq"] for e in since] == [6, 7, 8]
     assert client.get(team.url("activity/"), {"since": "x"}).status_code == 400

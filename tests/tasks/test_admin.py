@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from tests.factories import DEFAULT_PASSWORD
-from tests.tasks.conftest import Team
+from tests.helpers.queries import Queries, assert_constant, captured
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +20,10 @@ def operator(client: Client) -> Client:
     return client
 
 
-def queries_for(client: Client, url: str) -> int:
-    with CaptureQueriesContext(connection) as queries:
+def queries_for(client: Client, url: str) -> Queries:
+    with captured() as queries:
         assert client.get(url, secure=True).status_code == 200
-    return len(queries)
+    return queries
 
 
 @pytest.mark.parametrize("path", ["tasks/task/", "tasks/project/", "tasks/activity/"])
@@ -34,7 +33,7 @@ def test_changelists_do_not_grow_queries_with_rows(team: Team, operator: Client,
     few = queries_for(operator, f"/admin/{path}")
     for _ in range(6):
         team.create_task(assignee=str(team.users["admin"].pk))
-    assert queries_for(operator, f"/admin/{path}") == few
+    assert_constant(few, queries_for(operator, f"/admin/{path}"), path)
 
 
 def test_task_search_by_key_and_title(team: Team, operator: Client) -> None:
@@ -76,7 +75,7 @@ def test_change_pages_do_not_grow_queries_with_inline_rows(team: Team, operator:
     for n in range(6):
         Membership.objects.create(project=team.project, user=UserFactory.create(), role="member")
         team.clients["member"].post(f"/api/v1/tasks/{task['id']}/comments/", {"body": f"c{n}"}, format="json")
-    assert queries_for(operator, url) == few
+    assert_constant(few, queries_for(operator, url), url)
 
 
 ADMIN_PAGES = [
@@ -126,4 +125,4 @@ def test_more_changelists_do_not_grow_queries_with_rows(team: Team, operator: Cl
     queries_for(operator, f"/admin/{page}")
     few = queries_for(operator, f"/admin/{page}")
     add_rows(5)
-    assert queries_for(operator, f"/admin/{page}") == few
+    assert_constant(few, queries_for(operator, f"/admin/{page}"), page)

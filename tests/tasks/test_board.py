@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tasks.models import Activity, Column, Comment, Label, Task
-from tasks.services.tasks import GAP
-from tests.tasks.conftest import Team
+from tasks.positions import GAP
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 

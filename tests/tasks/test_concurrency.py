@@ -14,10 +14,10 @@ from django.db import connection
 
 from tasks.models import Activity, Column, Task
 from tasks.services.projects import project_create
-from tasks.services.tasks import StaleVersion, task_create, task_move, task_update
+from tasks.services.tasks import task_create, task_move, task_update
 from tests.conftest import requires_postgres
 from tests.factories import UserFactory
-from timetodo.errors import DomainError
+from timetodo.errors import DomainError, StaleVersion
 
 pytestmark = [requires_postgres, pytest.mark.django_db(transaction=True)]
 
@@ -80,7 +80,7 @@ def test_concurrent_moves_keep_a_strict_order_and_lose_nothing() -> None:
     owner = UserFactory.create()
     project = project_create(actor=owner, name="Moves", key="MOVE")
     columns = list(Column.objects.filter(project=project).order_by("position"))
-    tasks = [task_create(actor=owner, project_id=project.pk, values={"title": f"t{n}"}) for n in range(10)]
+    tasks = [task_create(actor=owner, project_id=project.pk, values={"title": f"t{n}"}).task for n in range(10)]
     ids = [task.pk for task in tasks]
     moves_per_thread = 10
     done: Counter[str] = Counter()
@@ -124,7 +124,7 @@ MOVES = int(os.environ.get("MOVES", "25"))
 def test_stale_version_patches_have_exactly_one_winner_per_round() -> None:
     owner = UserFactory.create()
     project = project_create(actor=owner, name="Stale", key="STALE")
-    task = task_create(actor=owner, project_id=project.pk, values={"title": "contested"})
+    task = task_create(actor=owner, project_id=project.pk, values={"title": "contested"}).task
     barrier = threading.Barrier(2)
     outcomes: list[list[int]] = [[], []]
 
@@ -160,7 +160,7 @@ def test_many_movers_keep_every_column_a_strict_order() -> None:
     owner = UserFactory.create()
     project = project_create(actor=owner, name="Movers", key="MOVERS")
     columns = list(Column.objects.filter(project=project).order_by("position"))
-    ids = [task_create(actor=owner, project_id=project.pk, values={"title": f"t{n}"}).pk for n in range(40)]
+    ids = [task_create(actor=owner, project_id=project.pk, values={"title": f"t{n}"}).task.pk for n in range(40)]
 
     def mover(index: int) -> None:
         rng = random.Random(index)

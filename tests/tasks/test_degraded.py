@@ -6,7 +6,7 @@ import pytest
 from django.db import OperationalError
 
 from tasks import selectors
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 from timetodo.cache import ResilientRedisCache
 
 
@@ -26,7 +26,7 @@ def test_a_database_error_in_a_view_is_a_503_json_answer(team: Team, monkeypatch
     def unreachable(**kwargs: object) -> None:
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr(selectors, "task_for_user", unreachable)
+    monkeypatch.setattr(selectors, "with_role", unreachable)
     response = team.clients["viewer"].get("/api/v1/tasks/00000000-0000-0000-0000-000000000001/")
     assert response.status_code == 503
     assert response["Content-Type"] == "application/json"

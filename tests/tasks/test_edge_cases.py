@@ -13,7 +13,7 @@ from tasks.services.projects import project_create, project_delete
 from tasks.services.tasks import task_create, task_update
 from tests.conftest import requires_postgres
 from tests.factories import UserFactory
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -137,7 +137,7 @@ def test_projects_can_be_created_from_the_browsable_api_form(team: Team) -> None
 def test_a_write_waiting_on_a_deleted_project_is_a_404_not_a_500() -> None:
     owner = UserFactory.create()
     project = project_create(actor=owner, name="Doomed", key="DOOM")
-    task = task_create(actor=owner, project_id=project.pk, values={"title": "t"})
+    task = task_create(actor=owner, project_id=project.pk, values={"title": "t"}).task
     errors: list[Any] = []
     barrier = threading.Barrier(2)
 

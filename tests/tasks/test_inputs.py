@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import Task, TimeEntry
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 

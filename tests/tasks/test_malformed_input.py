@@ -1,7 +1,7 @@
 """Hostile input against every write endpoint: never a 5xx, and nothing written.
 
 The endpoints and a valid request for each come from the authorization matrix
-(test_authorization_matrix.MATRIX), so a new write route is covered as soon as it has its
+(tests/helpers/matrix.py), so a new write route is covered as soon as it has its
 row there. Each variant breaks one thing of that request — a NUL byte, invalid UTF-8, an
 integer beyond 64 bits, an oversized string, a wrong JSON type, deep nesting, a 20 MB
 body, a wrong content type, only unknown fields — and the whole database must read the
@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from django.apps import apps
 
-from tests.tasks.conftest import Team
-from tests.tasks.test_authorization_matrix import MATRIX, Row
+from tests.helpers.matrix import MATRIX, Row
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 

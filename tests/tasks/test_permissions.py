@@ -6,7 +6,7 @@ import pytest
 
 from tasks.models import Membership, Project
 from tests.factories import UserFactory
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_anonymous_requests_are_401(team: Team, api_client) -> None:
 def test_lists_only_show_the_callers_projects_and_tasks(team: Team) -> None:
     team.create_task(title="secret")
     other = UserFactory.create()
-    from tests.tasks.conftest import client_for
+    from tests.helpers.teams import client_for
 
     client = client_for(other)
     assert client.get("/api/v1/projects/").json()["count"] == 0

@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from tasks.models import Activity, Membership, Project, Task
 from tests.factories import UserFactory
-from tests.tasks.conftest import Team, client_for
+from tests.helpers.teams import Team, client_for
 
 pytestmark = pytest.mark.django_db
 

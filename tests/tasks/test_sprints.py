@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from tasks.models import Activity, Task
-from tests.tasks.conftest import Team, client_for
+from tests.helpers.teams import Team, client_for
 
 pytestmark = pytest.mark.django_db
 

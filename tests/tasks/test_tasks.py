@@ -10,7 +10,7 @@ import pytest
 from tasks.models import Activity, Label, Membership, Sprint, Task
 from tasks.services.projects import project_create
 from tests.factories import UserFactory
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 
 pytestmark = pytest.mark.django_db
 
@@ -319,8 +319,8 @@ def test_fast_task_serialization_matches_drfs_generic_output(team: Team) -> None
     from rest_framework import serializers as drf_serializers
     from rest_framework.renderers import JSONRenderer
 
-    from tasks.selectors import prepare_tasks, tasks_of_project
-    from tasks.serializers import TaskSerializer
+    from tasks.selectors import prepare_tasks, tasks_shown
+    from tasks.serializers.tasks import TaskSerializer
 
     label = Label.objects.create(project=team.project, name="bug", color="#ff0000")
     parent = team.create_task(title="parent")
@@ -333,7 +333,7 @@ def test_fast_task_serialization_matches_drfs_generic_output(team: Team) -> None
         parent=parent["id"],
         column=str(team.columns[3].pk),
     )
-    for task in prepare_tasks(tasks_of_project(project=team.project)):
+    for task in prepare_tasks(tasks_shown().filter(project=team.project)):
         fast = TaskSerializer(task).data
         generic = drf_serializers.ModelSerializer.to_representation(TaskSerializer(), task)
         assert json.loads(JSONRenderer().render(fast)) == json.loads(JSONRenderer().render(generic))

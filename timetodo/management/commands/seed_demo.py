@@ -77,7 +77,6 @@ class Command(BaseCommand):
             if not Membership.objects.filter(project=project, user=users[username]).exists():
                 member_add(
                     actor=owner,
-                    actor_role="owner",
                     project_id=project.pk,
                     email=None,
                     user_id=users[username].pk,
@@ -99,7 +98,7 @@ class Command(BaseCommand):
                     "assignee": users[PEOPLE[n % 3][0]].pk,
                     "story_points": (n % 5) + 1,
                 },
-            )
+            ).task
             if column:
                 task_move(actor=owner, task_id=task.pk, column_id=columns[column].pk)
             if n < 3:
