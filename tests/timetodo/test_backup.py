@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
+import tarfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -187,6 +192,107 @@ def test_a_manifest_that_drops_its_dump_is_refused(tmp_path: Path) -> None:
         refused = manage(url, "restore", str(backup), "--yes")
     assert refused.returncode != 0
     assert "damaged" in refused.stderr
+
+
+def unsafe_member(kind: str, outside: Path) -> tarfile.TarInfo:
+    """One archive member that must never be unpacked; `outside` is where it would reach."""
+    if kind == "absolute path":
+        return tarfile.TarInfo(str(outside / "evil.txt"))
+    if kind == "dot-dot":
+        return tarfile.TarInfo("media/" + "../" * 40 + str(outside / "evil.txt").lstrip("/"))
+    member = tarfile.TarInfo(f"media/attachments/{kind.replace(' ', '-')}")
+    member.type, member.linkname = {
+        "symlink": (tarfile.SYMTYPE, str(outside)),
+        "hard link": (tarfile.LNKTYPE, "media/attachments/note.txt"),
+        "character device": (tarfile.CHRTYPE, ""),
+        "block device": (tarfile.BLKTYPE, ""),
+        "fifo": (tarfile.FIFOTYPE, ""),
+    }[kind]
+    member.devmajor, member.devminor = (1, 3) if member.isdev() else (0, 0)
+    return member
+
+
+def replace_media_archive(backup: Path, members: list[tuple[tarfile.TarInfo, bytes]]) -> None:
+    """Write `members` as the backup's media.tar.gz, with the manifest's checksum to match
+    (so the archive itself, not the checksum, is what stops the restore)."""
+    archive_path = backup / "media.tar.gz"
+    with tarfile.open(archive_path, "w:gz") as archive:
+        for member, content in members:
+            member.size = len(content) if member.isfile() else 0
+            archive.addfile(member, io.BytesIO(content) if member.isfile() else None)
+    data = manifest(backup)
+    data["files"]["media.tar.gz"] = {
+        "size": archive_path.stat().st_size,
+        "sha256": hashlib.sha256(archive_path.read_bytes()).hexdigest(),
+    }
+    (backup / "manifest.json").write_text(json.dumps(data))
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None for p in sorted(folder.rglob("*"))}
+
+
+def sqlite_contents(path: Path) -> str:
+    with closing(sqlite3.connect(path)) as conn:
+        return "\n".join(conn.iterdump())
+
+
+@pytest.fixture(scope="module")
+def live_sqlite_and_backup(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path, Path]:
+    """A seeded SQLite database with media, and a backup of it: (url, database file, media, backup)."""
+    root = tmp_path_factory.mktemp("unsafe-media")
+    media = root / "media"
+    (media / "attachments").mkdir(parents=True)
+    (media / "attachments" / "note.txt").write_text("uploaded file")
+    url = f"sqlite:///{root / 'live.sqlite3'}"
+    ok(manage(url, "migrate", "--noinput", "-v0"))
+    ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+    ok(manage(url, "backup", "--output", str(root / "backups"), media=media))
+    return url, root / "live.sqlite3", media, newest(root / "backups")
+
+
+UNSAFE_MEMBERS = [
+    ("absolute path", "is an absolute path"),
+    ("dot-dot", "has a '..' component"),
+    ("symlink", "is a symbolic link"),
+    ("hard link", "is a hard link"),
+    ("character device", "is a device file or FIFO"),
+    ("block device", "is a device file or FIFO"),
+    ("fifo", "is a device file or FIFO"),
+]
+
+
+@pytest.mark.parametrize(("kind", "reason"), UNSAFE_MEMBERS, ids=[kind for kind, _ in UNSAFE_MEMBERS])
+def test_a_media_archive_with_an_unsafe_member_is_refused_and_nothing_touched(
+    tmp_path: Path, live_sqlite_and_backup: tuple[str, Path, Path, Path], kind: str, reason: str
+) -> None:
+    """The same on every Python >= 3.11, with or without tarfile's filters (3.11.4+)."""
+    url, database, media, original = live_sqlite_and_backup
+    backup = tmp_path / original.name
+    shutil.copytree(original, backup)
+    outside = tmp_path / "outside"
+    unsafe = unsafe_member(kind, outside)
+    media_dir = tarfile.TarInfo("media")
+    media_dir.type = tarfile.DIRTYPE
+    replace_media_archive(
+        backup,
+        [
+            (media_dir, b""),
+            (tarfile.TarInfo("media/attachments/note.txt"), b"from the archive"),
+            (unsafe, b"should never be written"),
+            (tarfile.TarInfo("media/attachments/after.txt"), b"after the unsafe member"),
+        ],
+    )
+    media_before, database_before = tree(media), sqlite_contents(database)
+
+    refused = manage(url, "restore", str(backup), "--yes", media=media)
+
+    assert refused.returncode != 0
+    assert f"media.tar.gz holds an unsafe member: {unsafe.name!r} {reason}; nothing was restored" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert tree(media) == media_before
+    assert sqlite_contents(database) == database_before
+    assert not outside.exists()
 
 
 @requires_postgres
