@@ -22,6 +22,12 @@ from timetodo.errors import Invalid
 M = TypeVar("M", bound=Model)
 
 
+# As the API's own fields word them (DRF), and dates in the contract's one format only.
+UUID_ERRORS = {"invalid": "Must be a valid UUID."}
+DATE_FORMATS = ["%Y-%m-%d"]
+DATE_ERRORS = {"invalid": "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."}
+
+
 class IdOrKeywordFilter(django_filters.CharFilter):
     """An id, or the keyword `none` (unset) and, where allowed, `me` (the caller)."""
 
@@ -43,7 +49,7 @@ class IdOrKeywordFilter(django_filters.CharFilter):
             keywords = [word for word, allowed in (("me", self.allow_me), ("none", self.allow_none)) if allowed]
             accepted = "an id" + "".join(f", '{word}'" for word in keywords[:-1])
             accepted += f" or '{keywords[-1]}'" if keywords else ""
-            raise Invalid({self.field_name: [f"Use {accepted}."]}) from None
+            raise Invalid({self.parent.parameter_of(self): [f"Use {accepted}."]}) from None
 
 
 class NullsLastOrdering(django_filters.OrderingFilter):
@@ -67,6 +73,10 @@ class CallerFilterSet(django_filters.FilterSet):
         super().__init__(data, queryset)
         self.user = user
 
+    def parameter_of(self, wanted: django_filters.Filter) -> str:
+        """The query parameter a filter reads (errors name it, not the model field)."""
+        return next(name for name, candidate in self.filters.items() if candidate is wanted)
+
 
 class TaskFilter(CallerFilterSet):
     project = django_filters.UUIDFilter(field_name="project_id")
@@ -75,8 +85,8 @@ class TaskFilter(CallerFilterSet):
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     label = IdOrKeywordFilter(field_name="labels")
     sprint = IdOrKeywordFilter(field_name="sprint")
-    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte")
-    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", input_formats=DATE_FORMATS)
+    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", input_formats=DATE_FORMATS)
     is_done = django_filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method="filter_is_done")
     search = django_filters.CharFilter(method="filter_search", max_length=200)
     ordering = NullsLastOrdering(
@@ -104,8 +114,8 @@ class TaskFilter(CallerFilterSet):
 
 
 class TimeEntryFilter(CallerFilterSet):
-    project = django_filters.UUIDFilter(field_name="task__project_id")
-    task = django_filters.UUIDFilter(field_name="task_id")
+    project = django_filters.UUIDFilter(field_name="task__project_id", error_messages=UUID_ERRORS)
+    task = django_filters.UUIDFilter(field_name="task_id", error_messages=UUID_ERRORS)
     user = IdOrKeywordFilter(field_name="user_id", allow_me=True, allow_none=False, help_text="A user id or `me`.")
 
     class Meta:
@@ -115,15 +125,26 @@ class TimeEntryFilter(CallerFilterSet):
 
 # `from` and `to` are Python keywords: declared here rather than as class attributes.
 TimeEntryFilter.base_filters["from"] = django_filters.DateFilter(
-    field_name="started_at", lookup_expr="date__gte", help_text="YYYY-MM-DD, inclusive (by start, UTC)."
+    field_name="started_at",
+    lookup_expr="date__gte",
+    input_formats=DATE_FORMATS,
+    error_messages=DATE_ERRORS,
+    help_text="YYYY-MM-DD, inclusive (by start, UTC).",
 )
 TimeEntryFilter.base_filters["to"] = django_filters.DateFilter(
-    field_name="started_at", lookup_expr="date__lte", help_text="YYYY-MM-DD, inclusive."
+    field_name="started_at",
+    lookup_expr="date__lte",
+    input_formats=DATE_FORMATS,
+    error_messages=DATE_ERRORS,
+    help_text="YYYY-MM-DD, inclusive.",
 )
 
 
 class ProjectFilter(CallerFilterSet):
-    status = django_filters.ChoiceFilter(choices=ProjectStatus.choices)
+    status = django_filters.ChoiceFilter(
+        choices=ProjectStatus.choices,
+        error_messages={"invalid_choice": "Use active, on_hold, completed or archived."},
+    )
 
     class Meta:
         model = Project

@@ -4,10 +4,12 @@ Roles rank owner > admin > member > viewer. Anyone who is not a member sees noth
 404, never 403, so a project's existence does not leak. A member whose role is too low
 gets 403 naming the role needed.
 
-Checks happen twice for every write: the API's endpoint bases (tasks.api.base) resolve
-the URL's parent and the caller's role once per request and check the method's action
-before anything else runs; the service checks again with `recheck` under the project
-row lock, where a concurrent demotion, removal or transfer has either happened or waits.
+Checks happen twice for every write inside a project: the API's endpoint bases
+(tasks.api.base) resolve the URL's parent and the caller's role once per request and
+check the method's action before anything else runs; the service checks again under the
+project row lock (`recheck`, or `role_under_lock` and the object's rule), where a
+concurrent demotion, removal or transfer has either happened or waits. (Stopping one's
+own running timer needs no role: it is how a removed member's timer ends.)
 """
 
 from __future__ import annotations

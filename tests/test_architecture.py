@@ -128,6 +128,22 @@ def test_layers_import_only_downwards(layer: tuple[str, ...], forbidden: tuple[s
     assert violations(layer, forbidden) == []
 
 
+# The project package's wiring at the top (routes, the ASGI app, operator commands) joins
+# the apps together; the rest of it is the foundation every app stands on.
+TIMETODO_WIRING = ("timetodo.urls", "timetodo.asgi", "timetodo.management")
+
+
+def test_the_project_package_is_a_foundation_below_the_apps() -> None:
+    found = [
+        f"{MODULES[name].relative_to(ROOT)}:{line} imports {target}"
+        for name in MODULES
+        if name.startswith("timetodo") and not name.startswith(TIMETODO_WIRING)
+        for target, line in imported(MODULES[name])
+        if target.startswith(("accounts", "tasks", "realtime"))
+    ]
+    assert found == []
+
+
 def test_views_leave_role_checks_to_the_endpoint_bases_and_services() -> None:
     """Handlers resolve nothing themselves and never compare roles: the bases in
     tasks/api/base.py do (and services again under the project lock)."""
@@ -170,3 +186,10 @@ def test_an_endpoint_without_an_action_for_a_method_is_refused_at_once() -> None
             actions = {}
 
             def patch(self) -> None: ...
+
+    with pytest.raises(TypeError, match="need an action"):
+
+        class Unchecked(ProjectEndpoint):  # (a parent resolved for nobody in particular)
+            actions = {"GET": None}
+
+            def get(self) -> None: ...

@@ -33,9 +33,10 @@ HANDLERS = ("get", "post", "put", "patch", "delete")
 
 
 class Endpoint(GenericAPIView[Any]):
-    """Every projects/tasks endpoint: `actions` maps each HTTP method the view answers to
-    the action it performs (tasks.permissions.Action), or to None for endpoints outside
-    any project (your own tasks, timers...) where the selectors scope what is shown."""
+    """Every projects/tasks endpoint: `actions` maps each HTTP method the view has a handler
+    for (HEAD counts as GET) to the action it performs (tasks.permissions.Action), or to
+    None for endpoints outside any project (your own tasks, timers...) where the selectors
+    scope what is shown."""
 
     actions: ClassVar[Mapping[str, Action | None]] = {}
 
@@ -51,7 +52,8 @@ class Endpoint(GenericAPIView[Any]):
         return request_user(self.request)
 
     def method_action(self) -> Action | None:
-        return self.actions.get(self.request.method or "")
+        method = self.request.method or ""
+        return self.actions.get("GET" if method == "HEAD" else method)  # (Django answers HEAD with get)
 
     def authorize(self, queryset: QuerySet[M], pk: Any) -> tuple[M, str]:
         """The object named by `pk` and the caller's role, if the caller may do this
@@ -77,13 +79,21 @@ class ParentEndpoint(Endpoint, Generic[M]):
     lookup: ClassVar[str]
     role: str
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        unchecked = sorted(method for method, action in cls.actions.items() if action is None)
+        if unchecked:
+            raise TypeError(f"{cls.__name__} resolves its parent for every method: {unchecked} need an action")
+
     def parent_queryset(self) -> QuerySet[M]:
         raise NotImplementedError
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication, throttles
         if self.method_action() is None or getattr(self, "swagger_fake_view", False):
-            return  # (OPTIONS, and the schema generator)
+            # OPTIONS (metadata only), a method without a handler (DRF answers 405), and
+            # the schema generator: no handler of ours runs, so there is nothing to resolve.
+            return
         parent, self.role = self.authorize(self.parent_queryset(), kwargs[self.lookup])
         further = self.object_action(parent)
         if further is not None:

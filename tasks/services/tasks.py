@@ -26,12 +26,11 @@ MAX_PARENT_DEPTH = 100
 
 @dataclass(frozen=True)
 class TaskWritten:
-    """A task write's outcome: the task, its representation after the write (what its
-    event recorded, or the current one when nothing changed), and whether it changed."""
+    """A task write's outcome: the task, and its representation after the write (what its
+    event recorded, or the current one when nothing changed)."""
 
     task: Task
     snapshot: TaskSnapshot
-    changed: bool
 
 
 # References, always resolved inside the task's own project
@@ -134,7 +133,7 @@ def save_task_change(*, project: Project, actor: User, task: Task, changes: dict
 
 
 def _unchanged(task: Task) -> TaskWritten:
-    return TaskWritten(task=task, snapshot=selectors.task_snapshot_of(task_id=task.pk), changed=False)
+    return TaskWritten(task=task, snapshot=selectors.task_snapshot_of(task_id=task.pk))
 
 
 # Services
@@ -175,7 +174,7 @@ def task_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Task
     # Everything it shows was just written here (a new task runs no timer): no re-read.
     snapshot = task_snapshot(task, label_ids=[label.pk for label in labels], running_minutes=0)
     emit(project=project, actor=actor, verb=Verb.TASK_CREATED, target_id=task.pk, task_id=task.pk, data=snapshot)
-    return TaskWritten(task=task, snapshot=snapshot, changed=True)
+    return TaskWritten(task=task, snapshot=snapshot)
 
 
 def _locked_task(task_id: Any, actor: User, action: Action) -> tuple[Project, Task]:
@@ -254,7 +253,7 @@ def task_update(
     if not changes:
         return _unchanged(task)
     snapshot = save_task_change(project=project, actor=actor, task=task, changes=changes)
-    return TaskWritten(task=task, snapshot=snapshot, changed=True)
+    return TaskWritten(task=task, snapshot=snapshot)
 
 
 @transaction.atomic
@@ -292,7 +291,7 @@ def task_move(
     positions.follow_column(task, column)
     changes: dict[str, list[Any]] = {"column": [old_column, column.pk], "position": [old_position, task.position]}
     snapshot = save_task_change(project=project, actor=actor, task=task, changes=changes)
-    return TaskWritten(task=task, snapshot=snapshot, changed=True)
+    return TaskWritten(task=task, snapshot=snapshot)
 
 
 @transaction.atomic

@@ -31,6 +31,12 @@ def _emit(project: Project, actor: User, verb: Verb, entry: TimeEntry, changes: 
     )
 
 
+def _require_task(task: Task) -> None:
+    """The task, read before the project lock, may have been deleted while waiting for it."""
+    if not Task.objects.filter(pk=task.pk).exists():
+        raise NotFound("Not found.")
+
+
 def _add_spent(task_id: Any, minutes: int) -> None:
     if minutes:
         # Never below zero, even if the sum drifted (rows written behind the services' back).
@@ -50,6 +56,7 @@ def time_entry_create(
     """A finished entry of the caller's own time."""
     project = lock_project(task.project_id)
     permissions.recheck(project=project, actor=actor, action=Action.LOG_TIME)
+    _require_task(task)
     now = timezone.now()
     rules.check_entry_start(started_at, now=now)
     ended_at = ended_at or started_at + datetime.timedelta(minutes=minutes or 0)
@@ -135,6 +142,7 @@ def timer_start(*, actor: User, task: Task, note: str = "") -> TimeEntry:
     """Start the caller's timer on a task, stopping their running one first, atomically."""
     projects = _lock_timers_of(actor, task.project_id)
     permissions.recheck(project=projects[task.project_id], actor=actor, action=Action.TRACK_TIME)
+    _require_task(task)
     current = TimeEntry.objects.select_related("task").filter(user=actor, ended_at__isnull=True).first()
     if current is not None:
         _stop(projects[current.task.project_id], actor, current)

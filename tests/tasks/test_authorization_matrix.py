@@ -291,3 +291,22 @@ def test_options_answers_on_every_route(team: Team) -> None:
                 response = team.clients["owner"].options(path)
                 transaction.set_rollback(True)
             assert response.status_code == 200, (pattern, response.status_code)
+
+
+GET_CASES = [
+    (pattern, row)
+    for (pattern, method), rows in MATRIX.items()
+    if method == "GET" and pattern.startswith(API)
+    for row in rows
+]
+
+
+@pytest.mark.parametrize(("pattern", "row"), GET_CASES, ids=[f"HEAD {p} ({r.case})" for p, r in GET_CASES])
+def test_head_answers_as_get_does(team: Team, pattern: str, row: Row) -> None:
+    # Django answers HEAD with the GET handler: the parent must be resolved and checked
+    # for it too (a HEAD once skipped both, and every endpoint below a project was a 500).
+    path, _ = row.build(team)
+    for role in ("outsider", "viewer", "owner"):
+        response = client_of(team, role).head(path)
+        assert response.status_code == row.expected[role], (role, response.status_code)
+        assert response.content == b""

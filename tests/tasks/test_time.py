@@ -21,6 +21,7 @@ from tests.conftest import requires_postgres
 from tests.factories import UserFactory
 from tests.helpers.queries import Queries, assert_constant, captured
 from tests.helpers.teams import Team, client_for
+from timetodo.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -342,3 +343,31 @@ def test_a_deleted_users_time_stays_spent(team: Team) -> None:
     assert Task.objects.get(pk=task["id"]).spent_minutes == 30
     report = team.clients["viewer"].get(team.url("time-report/"), {"group_by": "user"}).json()
     assert report["rows"] == [{"key": "deleted", "label": "(deleted user)", "minutes": 30}]
+
+
+def test_bad_filters_are_400_naming_the_parameter(team: Team) -> None:
+    client = team.clients["member"]
+    for params, name in (
+        ({"user": "someone"}, "user"),
+        ({"project": "nope"}, "project"),
+        ({"task": "nope"}, "task"),
+        ({"from": "03/01/2026"}, "from"),  # the contract's dates are YYYY-MM-DD, no locale forms
+        ({"to": "2026-13-01"}, "to"),
+    ):
+        response = client.get(ENTRIES, params)
+        assert response.status_code == 400, params
+        assert list(response.json()) == [name]
+
+
+def test_logging_time_on_a_task_deleted_meanwhile_is_a_404(team: Team) -> None:
+    from tasks.services.time import time_entry_create
+
+    task = Task.objects.get(pk=team.create_task()["id"])
+    Task.objects.filter(pk=task.pk).delete()  # while the request waited for the project lock
+    member = team.users["member"]
+    started = timezone.now() - dt.timedelta(hours=1)
+    with pytest.raises(NotFound):
+        time_entry_create(actor=member, task=task, started_at=started, minutes=5)
+    with pytest.raises(NotFound):
+        timer_start(actor=member, task=task)
+    assert not TimeEntry.objects.exists()
