@@ -3,6 +3,10 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/fanout.py --sockets 100 500 --rate 20 --seconds 15 --processes 1 2
 
+The scratch database (dropped and created again for each run) is timetodo_bench, as for
+bench/run.py, unless --database names another: two people benchmarking on one PostgreSQL
+server then do not drop each other's.
+
 For each socket count, number of Daphne processes (--processes, WEB_CONCURRENCY, the
 server started as the container starts it) and channel layer (--layer core pubsub; pub/sub
 by default) it starts the server on PostgreSQL + Redis, opens the
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -26,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import database_urls, environment, free_port, http, prepare, start_server
+from run import ROOT, TASKS, database_urls, environment, free_port, http, start_server
 from wsclient import Socket, connect
 
 WRITERS = 8  # connections issuing the updates, so one slow answer does not hold the schedule back
@@ -114,6 +119,28 @@ async def measure(port: int, seed: dict, sockets: int, rate: float, seconds: flo
     )
 
 
+def prepare(admin_url: str, bench_url: str) -> dict:
+    """An empty, migrated database with one seeded project (bench/seed.py)."""
+    import psycopg
+    from psycopg import sql
+
+    name = sql.Identifier(bench_url.rsplit("/", 1)[1])
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    env = environment(bench_url)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    seeded = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("seed.py")), str(TASKS)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(seeded.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sockets", type=int, nargs="+", default=[100, 500])
@@ -121,6 +148,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--layer", nargs="+", default=["pubsub"], choices=["core", "pubsub"])
     parser.add_argument("--processes", type=int, nargs="+", default=[1], help="Daphne processes (WEB_CONCURRENCY)")
+    parser.add_argument("--database", default="timetodo_bench", help="the scratch database (dropped first!)")
     args = parser.parse_args()
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL: the benchmark measures the Redis channel layer.")
@@ -129,11 +157,12 @@ def main() -> None:
         # One configuration per process and database: runs must not share leftovers.
         for layer, processes, sockets in runs:
             options = ["--sockets", str(sockets), "--layer", layer, "--processes", str(processes)]
-            options += ["--rate", str(args.rate), "--seconds", str(args.seconds)]
+            options += ["--rate", str(args.rate), "--seconds", str(args.seconds), "--database", args.database]
             subprocess.run([sys.executable, __file__, *options], check=False)
         return
     layer, processes, sockets = runs[0]
     admin_url, bench_url = database_urls()
+    bench_url = f"{bench_url.rsplit('/', 1)[0]}/{args.database}"
     seed = prepare(admin_url, bench_url)
     print(f"\nchannel layer: {layer}, {processes} Daphne processes, {args.rate:g} updates/s for {args.seconds:g} s\n")
     print("| sockets | events/s | delivered live | after repair | p50 ms | p99 ms |\n|---|---|---|---|---|---|")

@@ -1,14 +1,18 @@
-"""One listener per server process for each followed project, handing events to local sockets.
+"""One listener per server process for each followed stream, handing its messages to local sockets.
 
 A project's event may go to hundreds of sockets. Joining every socket's own channel to the
 project's group would make the channel layer decode the message once per socket and wake
 each consumer's receive loop (a queue, a task, a wait) to send one frame. Instead the
-process's hub joins the group once per project, receives each event once, and offers it
-to the sockets following that project here, in seq order (an event that overtook an
-earlier one on the way waits for it, up to REORDER_SECONDS): a socket that is idle and
-next in line gets the pre-encoded frame at once; anything else (a gap to refill, an access re-check, a
-socket busy with a frame) is queued on that socket and handled in order by the socket
-itself (see `BoardConsumer.offer`).
+process's hub joins each group once, receives each message once, and hands it to the
+followers of that stream here:
+
+- events (project streams) in seq order: an event that overtook an earlier one on the way
+  waits for it, up to REORDER_SECONDS. Each follower's `offer` sends the pre-encoded frame
+  at once if it can (idle, next in line) or queues it for itself;
+- revocations (project streams: deleted; user streams: deactivated) to `revoked`, which
+  must act on them before returning (a deactivated user is sent nothing more).
+
+The hub knows its followers only as `Follower` (realtime.feed's `Feed` is one).
 """
 
 from __future__ import annotations
@@ -18,13 +22,10 @@ import logging
 import time
 import weakref
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from timetodo.metrics import DELIVERED, DELIVERY_LAG
-from timetodo.streams import EVENT_MESSAGE_TYPE, REVOKE_MESSAGE_TYPE, project_of_stream, project_stream
-
-if TYPE_CHECKING:
-    from realtime.consumers import BoardConsumer
+from timetodo.metrics import DELIVERY_LAG
+from timetodo.streams import EVENT_MESSAGE_TYPE, REVOKE_MESSAGE_TYPE, project_stream
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +40,32 @@ RENEW_SECONDS = 3600.0
 REORDER_SECONDS = 0.5
 
 
+class Follower(Protocol):
+    """What the hub hands a stream's messages to (one per socket)."""
+
+    async def offer(self, message: dict[str, Any]) -> bool:
+        """An event of a followed project: True if it was sent at once, False if it was
+        queued or is not for this socket."""
+        ...
+
+    def revoked(self, message: dict[str, Any]) -> None:
+        """A revocation on a followed stream; nothing may be sent that it forbids once this returns."""
+        ...
+
+
 class Hub:
-    """The followers of each project in this process (one hub per event loop and layer)."""
+    """The followers of each stream in this process (one hub per event loop and layer)."""
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        self.followers: dict[str, set[BoardConsumer]] = {}
+        self.followers: dict[str, set[Follower]] = {}
         self.channel: str | None = None
         self.reader: asyncio.Task[None] | None = None
         self.renewer: asyncio.Task[None] | None = None
         # Serialises joining and leaving groups: a socket must not read the log before
         # the group it follows has really been joined.
         self.lock = asyncio.Lock()
-        # Per project: the highest seq handed out, events held for a missing earlier one,
+        # Per project stream: the highest seq handed out, events held for a missing earlier one,
         # and the timer that releases them. `ordering` keeps hand-outs one at a time.
         self.last: dict[str, int] = {}
         self.held: dict[str, dict[int, dict[str, Any]]] = {}
@@ -59,42 +73,42 @@ class Hub:
         self.ordering = asyncio.Lock()
         self.releasing: set[asyncio.Task[None]] = set()
 
-    async def follow(self, project_id: str, consumer: BoardConsumer) -> None:
+    async def follow(self, stream: str, follower: Follower) -> None:
         async with self.lock:
-            consumers = self.followers.get(project_id)
-            if not consumers:
+            followers = self.followers.get(stream)
+            if not followers:
                 if self.channel is None:
                     # (the default prefix: the core layer reads one list per process prefix)
                     self.channel = await self.layer.new_channel()
                     self.reader = asyncio.ensure_future(self.run(self.channel))
                     self.renewer = asyncio.ensure_future(self.renew(self.channel))
-                await self.layer.group_add(project_stream(project_id), self.channel)
-                consumers = self.followers[project_id] = set()
-            consumers.add(consumer)
+                await self.layer.group_add(stream, self.channel)
+                followers = self.followers[stream] = set()
+            followers.add(follower)
 
-    async def unfollow_all(self, consumer: BoardConsumer) -> None:
+    async def unfollow_all(self, follower: Follower) -> None:
         """Everything a closing socket follows here, whatever fails on the way."""
-        for project_id, consumers in list(self.followers.items()):
-            if consumer in consumers:
+        for stream, followers in list(self.followers.items()):
+            if follower in followers:
                 try:
-                    await self.unfollow(project_id, consumer)
+                    await self.unfollow(stream, follower)
                 except Exception:
-                    logger.exception("leaving %s failed", project_stream(project_id))
+                    logger.exception("leaving %s failed", stream)
 
-    async def unfollow(self, project_id: str, consumer: BoardConsumer) -> None:
-        consumers = self.followers.get(project_id)
-        if consumers is None or consumer not in consumers:
+    async def unfollow(self, stream: str, follower: Follower) -> None:
+        followers = self.followers.get(stream)
+        if followers is None or follower not in followers:
             return
-        consumers.discard(consumer)
-        if consumers:
+        followers.discard(follower)
+        if followers:
             return
         async with self.lock:
-            if self.followers.get(project_id):
+            if self.followers.get(stream):
                 return  # someone followed it again meanwhile
-            self.followers.pop(project_id, None)
-            self.forget_order(project_id)
+            self.followers.pop(stream, None)
+            self.forget_order(stream)
             if self.channel is not None:
-                await self.layer.group_discard(project_stream(project_id), self.channel)
+                await self.layer.group_discard(stream, self.channel)
             if not self.followers:
                 for task in (self.reader, self.renewer):
                     if task is not None:
@@ -105,11 +119,11 @@ class Hub:
         while True:
             await asyncio.sleep(RENEW_SECONDS)
             async with self.lock:
-                for project_id in list(self.followers):
+                for stream in list(self.followers):
                     try:
-                        await self.layer.group_add(project_stream(project_id), channel)
+                        await self.layer.group_add(stream, channel)
                     except Exception:
-                        logger.exception("renewing %s failed", project_stream(project_id))
+                        logger.exception("renewing %s failed", stream)
 
     async def run(self, channel: str) -> None:
         while True:
@@ -134,73 +148,74 @@ class Hub:
         if kind == EVENT_MESSAGE_TYPE:
             await self.hand_out(message)
         elif kind == REVOKE_MESSAGE_TYPE:
-            followers = self.followers.get(project_of_stream(message["stream"]), set())
-            for consumer in list(followers):
-                consumer.enqueue(message)
+            for follower in list(self.followers.get(message["stream"], ())):
+                try:
+                    follower.revoked(message)
+                except Exception:
+                    logger.exception("revoking on a socket failed")
 
     async def hand_out(self, message: dict[str, Any]) -> None:
         """Offer a project's events to its sockets here in seq order. Without holding an
         early one back, every socket would see a gap and read the log for it at once."""
         event = message["event"]
-        project_id, seq = event["project"], event["seq"]
+        stream, seq = project_stream(event["project"]), event["seq"]
         async with self.ordering:
-            if project_id not in self.followers:
+            if stream not in self.followers:
                 return  # (left meanwhile)
-            last = self.last.get(project_id)
+            last = self.last.get(stream)
             if last is not None and seq > last + 1:
-                self.held.setdefault(project_id, {})[seq] = message
-                if project_id not in self.releases:
+                self.held.setdefault(stream, {})[seq] = message
+                if stream not in self.releases:
                     loop = asyncio.get_running_loop()
-                    self.releases[project_id] = loop.call_later(REORDER_SECONDS, self.release, project_id)
+                    self.releases[stream] = loop.call_later(REORDER_SECONDS, self.release, stream)
                 return
-            self.last[project_id] = max(seq, last or 0)
-            await self.offer_all(message)
-            await self.hand_out_held(project_id, waiting_for_gap=True)
+            self.last[stream] = max(seq, last or 0)
+            await self.offer_all(stream, message)
+            await self.hand_out_held(stream, waiting_for_gap=True)
 
-    def release(self, project_id: str) -> None:
+    def release(self, stream: str) -> None:
         """The missing event did not come: what was held goes out, gap and all."""
-        self.releases.pop(project_id, None)
+        self.releases.pop(stream, None)
 
         async def release() -> None:
             async with self.ordering:
-                await self.hand_out_held(project_id, waiting_for_gap=False)
+                await self.hand_out_held(stream, waiting_for_gap=False)
 
         task = asyncio.ensure_future(release())
         self.releasing.add(task)  # (the loop keeps only a weak reference to a task)
         task.add_done_callback(self.releasing.discard)
 
-    async def hand_out_held(self, project_id: str, *, waiting_for_gap: bool) -> None:
-        held = self.held.get(project_id)
+    async def hand_out_held(self, stream: str, *, waiting_for_gap: bool) -> None:
+        held = self.held.get(stream)
         while held:
             seq = min(held)
-            if waiting_for_gap and seq > self.last[project_id] + 1:
+            if waiting_for_gap and seq > self.last[stream] + 1:
                 return
             message = held.pop(seq)
-            self.last[project_id] = max(seq, self.last[project_id])
-            await self.offer_all(message)
-            if self.held.get(project_id) is not held:
+            self.last[stream] = max(seq, self.last[stream])
+            await self.offer_all(stream, message)
+            if self.held.get(stream) is not held:
                 return  # the last socket left meanwhile: its order state is gone
-        self.forget_order(project_id, keep_last=True)
+        self.forget_order(stream, keep_last=True)
 
-    def forget_order(self, project_id: str, *, keep_last: bool = False) -> None:
-        self.held.pop(project_id, None)
-        timer = self.releases.pop(project_id, None)
+    def forget_order(self, stream: str, *, keep_last: bool = False) -> None:
+        self.held.pop(stream, None)
+        timer = self.releases.pop(stream, None)
         if timer is not None:
             timer.cancel()
         if not keep_last:
-            self.last.pop(project_id, None)
+            self.last.pop(stream, None)
 
-    async def offer_all(self, message: dict[str, Any]) -> None:
-        event = message["event"]
-        delivered = 0
-        for consumer in list(self.followers.get(event["project"], ())):
+    async def offer_all(self, stream: str, message: dict[str, Any]) -> None:
+        sent = False
+        for follower in list(self.followers.get(stream, ())):
             try:
-                delivered += await consumer.offer(message)
+                sent = await follower.offer(message) or sent
             except Exception:
                 logger.exception("offering an event to a socket failed")
-        if delivered:
-            DELIVERED["live"].inc(delivered)
+        if sent:
             # Commit to the last of this process's sockets that got it at once.
+            event = message["event"]
             DELIVERY_LAG.observe(max(0.0, time.time() - datetime.fromisoformat(event["at"]).timestamp()))
 
 

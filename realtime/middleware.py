@@ -1,12 +1,42 @@
-"""ASGI middleware around every WebSocket connection."""
+"""ASGI middleware around every WebSocket connection: the origin check and the open-socket gauge."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlparse
 
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import OriginValidator, WebsocketDenier
+from django.conf import settings
 
 from timetodo.metrics import OPEN_WEBSOCKETS
+
+
+class BrowserOriginValidator(OriginValidator):
+    """Refuses at the handshake (HTTP 403) a socket whose Origin header is not an allowed host.
+
+    Unlike Channels' `AllowedHostsOriginValidator`, a socket without an Origin header is let
+    through: clients that are not browsers (scripts, mobile and desktop apps) send none, and
+    authenticate with the auth frame (API.md "WebSocket" 6). The check guards against other
+    web pages using a visitor's session cookie, and browsers always send Origin. A present
+    Origin must match, `null` (sandboxed pages, file: URLs) and an empty one included.
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if scope["type"] != "websocket":
+            raise ValueError("BrowserOriginValidator is for WebSocket connections only")
+        origins = [value for name, value in scope.get("headers", []) if name == b"origin"]
+        if all(self.valid_origin(urlparse(origin.decode("latin1"))) for origin in origins):
+            return await self.application(scope, receive, send)
+        return await WebsocketDenier()(scope, receive, send)
+
+
+def allowed_hosts_origin_validator(application: Any) -> BrowserOriginValidator:
+    """A `BrowserOriginValidator` for settings.ALLOWED_HOSTS (with DEBUG and none set: localhost)."""
+    allowed_hosts = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+    return BrowserOriginValidator(application, allowed_hosts)
 
 
 class OpenSocketGaugeMiddleware(BaseMiddleware):

@@ -20,16 +20,15 @@ except ImproperlyConfigured as exc:
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 
-from realtime.middleware import OpenSocketGaugeMiddleware
+from realtime.middleware import OpenSocketGaugeMiddleware, allowed_hosts_origin_validator
 from realtime.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": OpenSocketGaugeMiddleware(
-            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+            allowed_hosts_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

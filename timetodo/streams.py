@@ -34,10 +34,6 @@ def project_stream(project_id: object) -> str:
     return f"{PROJECT_STREAM_PREFIX}{project_id}"
 
 
-def project_of_stream(stream: str) -> str:
-    return stream.removeprefix(PROJECT_STREAM_PREFIX)
-
-
 def user_stream(user_id: object) -> str:
     """Each socket of a user listens here: a deactivation closes them all."""
     return f"user.{user_id}"

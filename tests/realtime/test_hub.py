@@ -13,10 +13,12 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from realtime import hub as hub_module
 from realtime.consumers import BoardConsumer
+from realtime.feed import Feed
 from realtime.hub import Hub, hub_for
 from tasks import selectors
 from tests.realtime.test_consumer import Socket, create_task, open_socket
 from tests.tasks.conftest import Team
+from timetodo.metrics import DELIVERED
 from timetodo.streams import project_stream, publish_unsafe, revoke_unsafe, user_stream
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -26,9 +28,10 @@ def the_hub() -> Hub:
     return hub_for(get_channel_layer())
 
 
-def follower(team: Team) -> BoardConsumer:
-    (consumer,) = the_hub().followers[str(team.project.pk)]
-    return consumer
+def follower(team: Team) -> Feed:
+    (feed,) = the_hub().followers[project_stream(team.project.pk)]
+    assert isinstance(feed, Feed)
+    return feed
 
 
 async def following(sockets: list[Socket], team: Team, role: str = "viewer") -> Socket:
@@ -42,7 +45,7 @@ async def test_a_project_is_joined_once_however_many_sockets_follow_it(team: Tea
     first = await following(sockets, team, "viewer")
     second = await following(sockets, team, "member")
     project = str(team.project.pk)
-    assert len(the_hub().followers[project]) == 2
+    assert len(the_hub().followers[project_stream(project)]) == 2
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):  # (which shows its groups)
         assert len(layer.groups[project_stream(project)]) == 1
@@ -133,7 +136,7 @@ async def test_an_event_whose_predecessor_never_comes_goes_out_after_the_wait(te
     monkeypatch.setattr(common, "publish_on_commit", original)
     await create_task(team, "three")
     assert await socket.nothing(0.1)  # held for the missing seq 2...
-    assert 3 in the_hub().held[str(team.project.pk)]
+    assert 3 in the_hub().held[project_stream(team.project.pk)]
     # ...then handed out: the socket refills seq 2 from the log, in order.
     assert [(await socket.receive())["seq"] for _ in range(2)] == [2, 3]
     assert the_hub().held == {}
@@ -144,15 +147,17 @@ async def test_the_hub_leaves_the_group_when_the_last_socket_goes(team: Team, so
     second = await following(sockets, team, "member")
     hub = the_hub()
     await first.communicator.disconnect()
-    assert str(team.project.pk) in hub.followers
+    assert project_stream(team.project.pk) in hub.followers
     await second.send({"type": "unsubscribe", "project": str(team.project.pk)})
     assert (await second.receive())["type"] == "unsubscribed"
-    assert hub.followers == {}
+    assert list(hub.followers) == [user_stream(team.users["member"].pk)]  # (the open socket's user)
     assert (hub.last, hub.held, hub.releases) == ({}, {}, {})
-    assert hub.reader is None
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):
         assert not layer.groups.get(project_stream(team.project.pk))
+    await second.communicator.disconnect()
+    assert hub.followers == {}
+    assert hub.reader is None
 
 
 async def test_the_hub_keeps_listening_after_the_layer_fails(team: Team, sockets, monkeypatch) -> None:
@@ -195,7 +200,7 @@ async def test_a_failed_subscribe_leaves_nothing_followed(team: Team, sockets, m
     await socket.login(team.users["viewer"])
     await socket.send({"type": "subscribe", "project": str(team.project.pk)})
     assert (await socket.receive())["code"] == "server_error"
-    assert the_hub().followers == {}
+    assert list(the_hub().followers) == [user_stream(team.users["viewer"].pk)]  # (no project)
 
 
 async def test_a_revocation_that_cannot_be_checked_closes_the_socket(team: Team, sockets, monkeypatch) -> None:
@@ -230,3 +235,63 @@ async def test_nothing_is_sent_after_a_deactivation_even_while_the_close_waits(
         {"type": "event", "project": str(team.project.pk), "seq": 1, "verb": "task.created", "at": "x"},
     )
     assert await socket.closed_with() == 4401
+
+
+async def test_a_deactivation_reaches_every_socket_of_the_user_through_the_hub(team: Team, sockets) -> None:
+    viewer = team.users["viewer"]
+    first, second = await following(sockets, team, "viewer"), await following(sockets, team, "viewer")
+    bystander = await following(sockets, team, "member")
+    assert len(the_hub().followers[user_stream(viewer.pk)]) == 2
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):  # one membership, the hub's: no socket's own channel
+        assert set(layer.groups[user_stream(viewer.pk)]) == {the_hub().channel}
+    await sync_to_async(type(viewer).objects.filter(pk=viewer.pk).update)(is_active=False)
+    await sync_to_async(revoke_unsafe)(user_stream(viewer.pk), "user_deactivated")
+    assert await first.closed_with() == 4401
+    assert await second.closed_with() == 4401
+    await create_task(team, "for the others")
+    assert (await bystander.receive())["data"]["title"] == "for the others"
+
+
+async def test_no_group_outlives_a_socket_that_crashed(team: Team, sockets, monkeypatch) -> None:
+    await following(sockets, team)
+    socket = sockets[-1]
+
+    async def crash(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(BoardConsumer, "receive", crash)
+    await socket.send({"type": "ping"})
+    with pytest.raises(RuntimeError, match="a bug"):
+        await socket.communicator.wait(timeout=2)  # (the application itself failed)
+    sockets.remove(socket)
+    assert the_hub().followers == {}
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        assert not layer.groups.get(project_stream(team.project.pk))
+        assert not layer.groups.get(user_stream(team.users["viewer"].pk))
+
+
+async def test_every_delivery_is_counted_once_by_path(team: Team, sockets, monkeypatch) -> None:
+    from tasks.services import common
+
+    def delivered() -> dict[str, float]:
+        return {path: counter._value.get() for path, counter in DELIVERED.items()}
+
+    before = delivered()
+    followers = [await following(sockets, team, role) for role in ("viewer", "member")]
+    await create_task(team, "live")
+    original = common.publish_on_commit
+    monkeypatch.setattr(common, "publish_on_commit", lambda stream, event: None)
+    await create_task(team, "lost")
+    monkeypatch.setattr(common, "publish_on_commit", original)
+    await create_task(team, "reveals the gap")
+    for socket in followers:
+        assert [(await socket.receive())["seq"] for _ in range(3)] == [1, 2, 3]
+    late = await open_socket(sockets)
+    await late.login(team.users["admin"])
+    await late.send({"type": "subscribe", "project": str(team.project.pk), "since": 0})
+    assert [(await late.receive())["type"] for _ in range(4)] == ["event"] * 3 + ["subscribed"]
+    await asyncio.sleep(0)  # (counted once per turn of the event loop)
+    after = delivered()
+    assert {path: after[path] - before[path] for path in after} == {"live": 4, "refill": 2, "replay": 3}

@@ -179,6 +179,32 @@ async def scenario(listening: Server, writing: Server) -> None:
         await connect(f"ws://127.0.0.1:{listening.port}/ws/", origin=Origin("https://evil.example.net"))
 
 
+def test_clients_without_a_browser_connect_and_foreign_pages_do_not(environ: dict[str, str], tmp_path: Path) -> None:
+    """No Origin header (scripts, mobile and desktop apps): accepted, authenticated by the
+    auth frame. An Origin that is not an allowed host: refused at the handshake."""
+    with daphne(environ, tmp_path) as server:
+        asyncio.run(origins(server))
+
+
+async def origins(server: Server) -> None:
+    owner = register(server, "script")
+    project = call(server, "POST", "/api/v1/projects/", {"name": "Scripted", "key": "SCR"}, owner["access"])
+    url = f"ws://127.0.0.1:{server.port}/ws/"
+    async with connect(url) as script:  # (websockets sends no Origin unless told)
+        assert script.request is not None
+        assert "Origin" not in script.request.headers
+        await script.send(json.dumps({"type": "auth", "token": owner["access"]}))
+        assert (await next_frame(script))["type"] == "hello"
+        await script.send(json.dumps({"type": "subscribe", "project": project["id"]}))
+        assert await next_frame(script) == {"type": "subscribed", "project": project["id"], "seq": 0}
+        call(server, "POST", "/api/v1/tasks/", {"project": project["id"], "title": "by script"}, owner["access"])
+        assert (await next_frame(script))["data"]["title"] == "by script"
+    for origin in ("http://evil.example", "null"):
+        with pytest.raises(InvalidStatus) as refused:
+            await connect(url, origin=Origin(origin))
+        assert refused.value.response.status_code == 403
+
+
 def test_socket_abuse_leaves_the_server_and_other_clients_unharmed(environ: dict[str, str], tmp_path: Path) -> None:
     with daphne(environ, tmp_path) as server:
         asyncio.run(abuse(server))
