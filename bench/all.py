@@ -27,6 +27,19 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
 
 
+LATEST_START, LATEST_END = "<!-- latest run: written by bench/all.py -->", "<!-- end of latest run -->"
+
+
+def with_latest_run(text: str, latest: str) -> str:
+    """The results page with its latest-run block replaced; the diary below it is kept."""
+    block = f"{LATEST_START}\n{latest}{LATEST_END}"
+    if LATEST_START in text and LATEST_END in text:
+        before, _, rest = text.partition(LATEST_START)
+        _, _, after = rest.partition(LATEST_END)
+        return before + block + after
+    return f"# Benchmark results\n\n## Latest run\n\n{block}\n" + (f"\n{text}" if text else "")
+
+
 def table_rows(output: str) -> list[list[str]]:
     """The data rows of every Markdown table in a benchmark's output."""
     rows = []
@@ -94,15 +107,14 @@ def main() -> None:
         return
     cores = os.cpu_count()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    RESULTS.write_text(
-        "# Benchmark results\n\n"
+    latest = (
         f"Measured {stamp} with `python bench/all.py` on this machine: {cores} cores, "
         f"{args.processes} Daphne processes (`WEB_CONCURRENCY`), "
-        f"Python {platform.python_version()}, client and server on the same cores. "
-        'Details and targets: README "Performance" and "Live sockets".\n\n'
+        f"Python {platform.python_version()}, client and server on the same cores.\n\n"
         f"{table}\n\n"
-        "## Raw output\n\n```\n" + re.sub(r"\n{3,}", "\n\n", http + fanout).strip() + "\n```\n"
+        "Raw output:\n\n```\n" + re.sub(r"\n{3,}", "\n\n", http + fanout).strip() + "\n```\n"
     )
+    RESULTS.write_text(with_latest_run(RESULTS.read_text() if RESULTS.exists() else "", latest))
     print(f"\nwrote {RESULTS.relative_to(HERE.parent)}")
 
 

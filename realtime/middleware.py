@@ -17,7 +17,7 @@ class BrowserOriginValidator(OriginValidator):
 
     Unlike Channels' `AllowedHostsOriginValidator`, a socket without an Origin header is let
     through: clients that are not browsers (scripts, mobile and desktop apps) send none, and
-    authenticate with the auth frame (API.md "WebSocket" 6). The check guards against other
+    authenticate with the auth frame (docs/api.md "WebSocket" 6). The check guards against other
     web pages using a visitor's session cookie, and browsers always send Origin. A present
     Origin must match, `null` (sandboxed pages, file: URLs) and an empty one included.
     """

@@ -1,4 +1,4 @@
-"""The socket protocol's frames (API.md "WebSocket — /ws/") and its limits.
+"""The socket protocol's frames (docs/api.md "WebSocket — /ws/") and its limits.
 
 Every frame the server sends is built here, but the events themselves: those come from
 `tasks.events.event_frame` (the log's rows) or are published pre-encoded (timetodo.streams).

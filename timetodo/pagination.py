@@ -6,7 +6,7 @@ from rest_framework.request import Request
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """`?page=N&page_size=M`: 50 by default, at most 200 (API.md "General").
+    """`?page=N&page_size=M`: 50 by default, at most 200 (docs/api.md "General").
 
     A page size that is not a whole number from 1 to 200 is a 400, not silently changed.
     """

@@ -188,7 +188,7 @@ SPECTACULAR_SETTINGS = {
         "timetodo.schema.add_error_responses",
     ],
     "COMPONENT_SPLIT_REQUEST": True,
-    # The API speaks JSON (API.md "General"); the form parsers serve the browsable API's
+    # The API speaks JSON (docs/api.md "General"); the form parsers serve the browsable API's
     # HTML forms only and are not part of the contract.
     "PARSER_WHITELIST": ["timetodo.parsers.SafeJSONParser"],
     # PATCH bodies are already partial where they may be; required fields stay required.

@@ -53,7 +53,7 @@ def emit(
 
 
 def event_frame(activity: Activity) -> dict[str, Any]:
-    """The event as sockets (API.md "WebSocket" 3) and webhooks receive it, from its row."""
+    """The event as sockets (docs/api.md "WebSocket" 3) and webhooks receive it, from its row."""
     frame: dict[str, Any] = {
         "type": "event",
         "schema_version": activity.schema_version,

@@ -20,7 +20,7 @@ class Target(StrEnum):
 
 
 class Verb(StrEnum):
-    """Every change to a project's data is one of these (API.md, "Activity event")."""
+    """Every change to a project's data is one of these (docs/api.md, "Activity event")."""
 
     PROJECT_UPDATED = "project.updated"
     MEMBER_ADDED = "member.added"

@@ -1,4 +1,4 @@
-"""The accounts API over HTTP: /api/v1/auth/ (API.md "Accounts")."""
+"""The accounts API over HTTP: /api/v1/auth/ (docs/api.md "Accounts")."""
 
 from __future__ import annotations
 

@@ -3,8 +3,6 @@ from typing import Any
 
 import pytest
 
-from tests.tasks.conftest import team  # noqa: F401  (the project-with-every-role fixture)
-
 
 @pytest.fixture
 async def sockets() -> AsyncIterator[list[Any]]:

@@ -6,7 +6,7 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from rest_framework_simplejwt.tokens import AccessToken
 
-from tests.tasks.conftest import Team
+from tests.helpers.teams import Team
 from timetodo.asgi import application
 from timetodo.metrics import OPEN_WEBSOCKETS
 
@@ -59,7 +59,7 @@ async def test_one_foreign_origin_among_several_is_refused() -> None:
 
 
 async def test_a_client_without_an_origin_is_accepted_and_authenticates_with_the_auth_frame(team: Team) -> None:
-    """Scripts, mobile and desktop apps send no Origin header (API.md "WebSocket" 6)."""
+    """Scripts, mobile and desktop apps send no Origin header (docs/api.md "WebSocket" 6)."""
     communicator = WebsocketCommunicator(application, "/ws/")
     try:
         connected, _ = await communicator.connect()

@@ -1,4 +1,4 @@
-"""The /ws/ socket protocol with WebsocketCommunicator (API.md "WebSocket — /ws/")."""
+"""The /ws/ socket protocol with WebsocketCommunicator (docs/api.md "WebSocket — /ws/")."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts.models import User
 from tasks.models import Membership
-from tests.tasks.conftest import Team, client_for
+from tests.helpers.teams import Team, client_for
 from timetodo.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]

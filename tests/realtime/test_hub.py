@@ -16,8 +16,8 @@ from realtime.consumers import BoardConsumer
 from realtime.feed import Feed
 from realtime.hub import Hub, hub_for
 from tasks import selectors
+from tests.helpers.teams import Team
 from tests.realtime.test_consumer import Socket, create_task, open_socket
-from tests.tasks.conftest import Team
 from timetodo.metrics import DELIVERED
 from timetodo.streams import project_stream, publish_unsafe, revoke_unsafe, user_stream
 
@@ -273,7 +273,7 @@ async def test_no_group_outlives_a_socket_that_crashed(team: Team, sockets, monk
 
 
 async def test_every_delivery_is_counted_once_by_path(team: Team, sockets, monkeypatch) -> None:
-    from tasks.services import common
+    from tasks.events import log as common
 
     def delivered() -> dict[str, float]:
         return {path: counter._value.get() for path, counter in DELIVERED.items()}

@@ -131,7 +131,7 @@ def test_admin_pages_are_for_staff_only(team: Team, pattern: str, method: str) -
             assert response["Location"].startswith(target), (path, response["Location"])
 
 
-# Server-owned fields (API.md "General"): sending them changes nothing.
+# Server-owned fields (docs/api.md "General"): sending them changes nothing.
 
 BOGUS_ID = "00000000-0000-0000-0000-000000000001"
 BOGUS_TIME = "2001-01-01T00:00:00Z"

@@ -30,7 +30,7 @@ from timetodo import streams
 
 pytestmark = pytest.mark.django_db
 
-# API.md, "Activity event": every verb there is.
+# docs/api.md, "Activity event": every verb there is.
 API_VERBS = {
     "project.updated",
     "member.added",

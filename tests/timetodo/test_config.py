@@ -1,4 +1,4 @@
-"""Settings come from environment variables alone, with embedded defaults (DESIGN.md)."""
+"""Settings come from environment variables alone, with embedded defaults (README "Configuration")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/health` (liveness, no I/O) and `/health/detailed` (every dependency), as API.md says."""
+"""`/health` (liveness, no I/O) and `/health/detailed` (every dependency), as docs/api.md says."""
 
 from __future__ import annotations
 
