@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from accounts.models import User
 
 
@@ -29,3 +31,7 @@ def username_taken(username: str, *, exclude: User | None = None) -> bool:
     if exclude is not None:
         users = users.exclude(pk=exclude.pk)
     return users.exists()
+
+
+def user_is_active(*, user_id: Any) -> bool:
+    return User.objects.filter(pk=user_id, is_active=True).exists()

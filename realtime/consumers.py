@@ -17,6 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer, AsyncWebsocke
 from django.conf import settings
 
 from accounts.models import User
+from accounts.selectors import user_is_active
 from realtime import protocol
 from realtime.auth import user_for_token
 from realtime.feed import Feed
@@ -84,7 +85,10 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
         self.busy = asyncio.Lock()
         await self.accept()
         scope_user = self.scope.get("user")
-        if scope_user is not None and scope_user.is_authenticated and scope_user.is_active:
+        # A session counts only for a browser, whose Origin was checked; other clients
+        # authenticate with the auth frame (docs/api.md "WebSocket" 6).
+        browser = self.scope.get("origin_checked", False)
+        if browser and scope_user is not None and scope_user.is_authenticated and scope_user.is_active:
             await self.authenticated(scope_user)
         else:
             self.auth_timer = asyncio.ensure_future(self.close_unless_authenticated())
@@ -98,11 +102,24 @@ class BoardConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
 
     async def authenticated(self, user: User) -> None:
-        self.user = user
+        """Signed in only once the user's stream is followed (a deactivation reaches the
+        socket from then on) and the user is still active after that."""
+        feed = Feed(self, hub_for(self.channel_layer), str(user.pk), self.busy)
+        try:
+            await feed.start()
+            active = await database_sync_to_async(user_is_active)(user_id=user.pk)
+        except Exception:
+            logger.exception("following the user's stream failed")
+            await feed.stop()
+            await self.close(code=protocol.CLOSE_SERVER_ERROR)
+            return
+        if not active:  # (deactivated between the token check and the join)
+            await feed.stop()
+            await self.close(code=protocol.CLOSE_UNAUTHENTICATED)
+            return
+        self.user, self.feed = user, feed
         if self.auth_timer is not None:
             self.auth_timer.cancel()
-        self.feed = Feed(self, hub_for(self.channel_layer), str(user.pk), self.busy)
-        await self.feed.start()
         await self.send_json(protocol.hello(user))
 
     @classmethod

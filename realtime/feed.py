@@ -312,6 +312,12 @@ class Feed:
                 project_id=project_id, after=subscription.seq, up_to=up_to
             )
         if len(events) != missing:
+            # The events that cannot be sent may hold this user's own removal: access is
+            # checked before the client is told to reload and the events after go out.
+            if not await self.may_follow(project_id):
+                await self.revoke(project_id)
+                return False
+            subscription.checked_at = time.monotonic()
             subscription.seq = up_to
             await self.send(protocol.resync_required(project_id, up_to))
             return True

@@ -9,8 +9,12 @@ followers of that stream here:
 - events (project streams) in seq order: an event that overtook an earlier one on the way
   waits for it, up to REORDER_SECONDS. Each follower's `offer` sends the pre-encoded frame
   at once if it can (idle, next in line) or queues it for itself;
-- revocations (project streams: deleted; user streams: deactivated) to `revoked`, which
-  must act on them before returning (a deactivated user is sent nothing more).
+- revocations (project streams: deleted; user streams: deactivated) to `revoked`.
+
+Project streams and user streams are received on two channels of their own: a layer with a
+capacity drops messages for a full channel, and while a dropped event is refilled from
+the log, a dropped deactivation would be in no log. The user channel carries only what
+is said to users, never a project's stream of events.
 
 The hub knows its followers only as `Follower` (realtime.feed's `Feed` is one).
 """
@@ -49,8 +53,20 @@ class Follower(Protocol):
         ...
 
     def revoked(self, message: dict[str, Any]) -> None:
-        """A revocation on a followed stream; nothing may be sent that it forbids once this returns."""
+        """A revocation on a followed stream: a user's deactivation must stop every send
+        before this returns; a project's deletion is re-checked in order with what the
+        socket has queued."""
         ...
+
+
+def being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def kind_of(stream: str) -> str:
+    """`project` or `user`: which of the hub's channels a stream is received on."""
+    return stream.partition(".")[0]
 
 
 class Hub:
@@ -59,9 +75,10 @@ class Hub:
     def __init__(self, layer: Any) -> None:
         self.layer = layer
         self.followers: dict[str, set[Follower]] = {}
-        self.channel: str | None = None
-        self.reader: asyncio.Task[None] | None = None
-        self.renewer: asyncio.Task[None] | None = None
+        # Per kind of stream (kind_of): the channel it is received on, and its tasks.
+        self.channels: dict[str, str] = {}
+        self.readers: dict[str, asyncio.Task[None]] = {}
+        self.renewers: dict[str, asyncio.Task[None]] = {}
         # Serialises joining and leaving groups: a socket must not read the log before
         # the group it follows has really been joined.
         self.lock = asyncio.Lock()
@@ -77,49 +94,65 @@ class Hub:
         async with self.lock:
             followers = self.followers.get(stream)
             if not followers:
-                if self.channel is None:
+                kind = kind_of(stream)
+                channel = self.channels.get(kind)
+                if channel is None:
                     # (the default prefix: the core layer reads one list per process prefix)
-                    self.channel = await self.layer.new_channel()
-                    self.reader = asyncio.ensure_future(self.run(self.channel))
-                    self.renewer = asyncio.ensure_future(self.renew(self.channel))
-                await self.layer.group_add(stream, self.channel)
+                    channel = self.channels[kind] = await self.layer.new_channel()
+                    self.readers[kind] = asyncio.ensure_future(self.run(channel))
+                    self.renewers[kind] = asyncio.ensure_future(self.renew(kind, channel))
+                await self.layer.group_add(stream, channel)
                 followers = self.followers[stream] = set()
             followers.add(follower)
 
     async def unfollow_all(self, follower: Follower) -> None:
-        """Everything a closing socket follows here, whatever fails on the way."""
+        """Everything a closing socket follows here, whatever fails on the way. The follower
+        leaves every set at once, before any wait: even if this is cancelled (again) while
+        it leaves the layer's groups, no stream keeps handing it messages."""
+        left = []
         for stream, followers in list(self.followers.items()):
             if follower in followers:
-                try:
-                    await self.unfollow(stream, follower)
-                except Exception:
-                    logger.exception("leaving %s failed", stream)
+                followers.discard(follower)
+                left.append(stream)
+        for stream in left:
+            try:
+                await self.leave_if_unfollowed(stream)
+            except Exception:
+                logger.exception("leaving %s failed", stream)
 
     async def unfollow(self, stream: str, follower: Follower) -> None:
         followers = self.followers.get(stream)
         if followers is None or follower not in followers:
             return
         followers.discard(follower)
-        if followers:
+        await self.leave_if_unfollowed(stream)
+
+    async def leave_if_unfollowed(self, stream: str) -> None:
+        """Leave the stream's group once nobody here follows it (and the channel once no
+        stream of its kind is followed)."""
+        if self.followers.get(stream):
             return
         async with self.lock:
-            if self.followers.get(stream):
-                return  # someone followed it again meanwhile
-            self.followers.pop(stream, None)
+            if stream not in self.followers or self.followers[stream]:
+                return  # left already, or someone followed it again meanwhile
+            self.followers.pop(stream)
             self.forget_order(stream)
-            if self.channel is not None:
-                await self.layer.group_discard(stream, self.channel)
-            if not self.followers:
-                for task in (self.reader, self.renewer):
+            kind = kind_of(stream)
+            channel = self.channels.get(kind)
+            if channel is not None:
+                await self.layer.group_discard(stream, channel)
+            if channel is not None and not any(kind_of(other) == kind for other in self.followers):
+                for tasks in (self.readers, self.renewers):
+                    task = tasks.pop(kind, None)
                     if task is not None:
                         task.cancel()
-                self.reader, self.renewer, self.channel = None, None, None
+                self.channels.pop(kind, None)
 
-    async def renew(self, channel: str) -> None:
+    async def renew(self, kind: str, channel: str) -> None:
         while True:
             await asyncio.sleep(RENEW_SECONDS)
             async with self.lock:
-                for stream in list(self.followers):
+                for stream in [stream for stream in self.followers if kind_of(stream) == kind]:
                     try:
                         await self.layer.group_add(stream, channel)
                     except Exception:
@@ -132,6 +165,11 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if being_cancelled():
+                    # redis-py can turn a cancellation that meets its own read timeout into
+                    # a TimeoutError: retrying would keep a stopped hub (and a process
+                    # that is shutting down) waiting forever.
+                    raise asyncio.CancelledError from None
                 # Redis is down or restarting: keep trying. Sockets refill whatever they
                 # missed from the activity log (on the next event or ping).
                 logger.exception("receiving events failed; retrying in %s s", RETRY_SECONDS)
@@ -159,6 +197,11 @@ class Hub:
         early one back, every socket would see a gap and read the log for it at once."""
         event = message["event"]
         stream, seq = project_stream(event["project"]), event["seq"]
+        if message.get("stream") != stream:
+            # Only a project's own stream carries its events: anything else published with
+            # an event inside (to a user's stream, say) would reach the project's followers.
+            logger.warning("dropped an event of %s published on %s", stream, message.get("stream"))
+            return
         async with self.ordering:
             if stream not in self.followers:
                 return  # (left meanwhile)

@@ -11,13 +11,16 @@ from django.conf import settings
 
 from timetodo.metrics import OPEN_WEBSOCKETS
 
+ORIGIN_HEADERS = (b"origin", b"sec-websocket-origin")
+
 
 class BrowserOriginValidator(OriginValidator):
     """Refuses at the handshake (HTTP 403) a socket whose Origin header is not an allowed host.
 
     Unlike Channels' `AllowedHostsOriginValidator`, a socket without an Origin header is let
     through: clients that are not browsers (scripts, mobile and desktop apps) send none, and
-    authenticate with the auth frame (docs/api.md "WebSocket" 6). The check guards against other
+    must authenticate with the auth frame (docs/api.md "WebSocket" 6): without a checked
+    Origin a session cookie does not count. The check guards against other
     web pages using a visitor's session cookie, and browsers always send Origin. A present
     Origin must match, `null` (sandboxed pages, file: URLs) and an empty one included.
     """
@@ -25,9 +28,12 @@ class BrowserOriginValidator(OriginValidator):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         if scope["type"] != "websocket":
             raise ValueError("BrowserOriginValidator is for WebSocket connections only")
-        origins = [value for name, value in scope.get("headers", []) if name == b"origin"]
+        # Browsers of the older handshake (hybi-08 to -10, which Daphne speaks) send the
+        # page's origin as Sec-WebSocket-Origin.
+        origins = [value for name, value in scope.get("headers", []) if name in ORIGIN_HEADERS]
         if all(self.valid_origin(urlparse(origin.decode("latin1"))) for origin in origins):
-            return await self.application(scope, receive, send)
+            # Only a checked Origin makes a session cookie count (realtime.consumers).
+            return await self.application({**scope, "origin_checked": bool(origins)}, receive, send)
         return await WebsocketDenier()(scope, receive, send)
 
 

@@ -48,7 +48,8 @@ def publish_unsafe(stream: str, event: dict[str, Any]) -> None:
         # The frame is encoded once here, not once per socket: a project's event may go to
         # hundreds of sockets.
         text = json.dumps(event, separators=(",", ":"))
-        async_to_sync(layer.group_send)(stream, {"type": EVENT_MESSAGE_TYPE, "event": event, "text": text})
+        message = {"type": EVENT_MESSAGE_TYPE, "stream": stream, "event": event, "text": text}
+        async_to_sync(layer.group_send)(stream, message)
     except Exception:
         EVENTS_PUBLISH_FAILURES.inc()
         logger.exception("could not publish an event to %s", stream)

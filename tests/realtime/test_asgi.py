@@ -48,6 +48,17 @@ async def test_a_present_origin_must_be_an_allowed_host(origin: bytes) -> None:
         await communicator.disconnect()
 
 
+async def test_an_older_browsers_sec_websocket_origin_is_checked_too() -> None:
+    # (hybi-08 to -10 handshakes, which Daphne accepts, name the page in Sec-WebSocket-Origin)
+    headers = [(b"sec-websocket-origin", b"http://evil.example")]
+    communicator = WebsocketCommunicator(application, "/ws/", headers=headers)
+    try:
+        connected, _ = await communicator.connect()
+        assert not connected
+    finally:
+        await communicator.disconnect()
+
+
 async def test_one_foreign_origin_among_several_is_refused() -> None:
     headers = [(b"origin", b"http://testserver"), (b"origin", b"http://evil.example")]
     communicator = WebsocketCommunicator(application, "/ws/", headers=headers)

@@ -451,3 +451,73 @@ async def test_deactivating_in_the_admin_form_closes_the_users_sockets(team: Tea
     )
     assert response.status_code == 302, response.content[:500]
     assert await socket.closed_with() == 4401
+
+
+async def test_a_removal_inside_a_gap_too_big_to_refill_still_revokes(team: Team, sockets, monkeypatch, settings):
+    # The events that cannot be refilled may hold the user's own removal: access is checked
+    # before the resync, so nothing after the removal goes out.
+    from tasks.events import log as common
+
+    settings.WS_REPLAY_MAX_EVENTS = 1
+    socket = await open_socket(sockets)
+    await socket.login(team.users["viewer"])
+    await socket.subscribe(team.project.pk)
+    original = common.publish_on_commit
+    monkeypatch.setattr(common, "publish_on_commit", lambda stream, event: None)  # the layer loses both
+    await create_task(team, "lost")
+    await rest(team.clients["admin"], "delete", team.url(f"members/{team.users['viewer'].pk}/"))
+    monkeypatch.setattr(common, "publish_on_commit", original)
+    await create_task(team, "secret after the removal", role="admin")
+    revoked = await socket.receive()
+    assert revoked == {"type": "unsubscribed", "project": str(team.project.pk), "reason": "access_revoked"}
+    assert await socket.nothing()
+
+
+async def test_a_session_cookie_counts_only_with_a_checked_origin(team: Team) -> None:
+    # Without an Origin the client is no browser: it must send the auth frame.
+    client = Client()
+    await sync_to_async(client.force_login)(team.users["viewer"])
+    cookie = (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+    communicator = WebsocketCommunicator(application, "/ws/", headers=[cookie])
+    try:
+        connected, _ = await communicator.connect()
+        assert connected
+        assert await communicator.receive_nothing(timeout=0.3)  # no hello from the cookie alone
+        await communicator.send_json_to({"type": "auth", "token": token_for(team.users["viewer"])})
+        assert (await communicator.receive_json_from(timeout=2))["type"] == "hello"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_user_stream_that_cannot_be_followed_fails_the_sign_in(team: Team, sockets, monkeypatch) -> None:
+    from realtime.hub import Hub
+
+    real_follow = Hub.follow
+
+    async def flaky(self: Hub, stream: str, follower: Any) -> None:
+        if stream.startswith("user."):
+            raise ConnectionError("Redis blinked")
+        await real_follow(self, stream, follower)
+
+    monkeypatch.setattr(Hub, "follow", flaky)
+    socket = await open_socket(sockets)
+    await socket.send({"type": "auth", "token": token_for(team.users["viewer"])})
+    assert await socket.closed_with() == 1011  # not signed in: a deactivation could not reach it
+
+
+async def test_a_user_deactivated_before_the_stream_is_joined_is_not_signed_in(team: Team, sockets, monkeypatch):
+    import realtime.consumers
+
+    viewer = team.users["viewer"]
+    token = token_for(viewer)  # checked before the deactivation...
+    real_check = realtime.consumers.user_for_token
+
+    def checked_then_deactivated(raw: str) -> Any:
+        user = real_check(raw)
+        type(viewer).objects.filter(pk=viewer.pk).update(is_active=False)  # ...which lands meanwhile
+        return user
+
+    monkeypatch.setattr(realtime.consumers, "user_for_token", checked_then_deactivated)
+    socket = await open_socket(sockets)
+    await socket.send({"type": "auth", "token": token})
+    assert await socket.closed_with() == 4401

@@ -157,7 +157,7 @@ async def test_the_hub_leaves_the_group_when_the_last_socket_goes(team: Team, so
         assert not layer.groups.get(project_stream(team.project.pk))
     await second.communicator.disconnect()
     assert hub.followers == {}
-    assert hub.reader is None
+    assert (hub.channels, hub.readers, hub.renewers) == ({}, {}, {})
 
 
 async def test_the_hub_keeps_listening_after_the_layer_fails(team: Team, sockets, monkeypatch) -> None:
@@ -166,7 +166,7 @@ async def test_the_hub_keeps_listening_after_the_layer_fails(team: Team, sockets
     failures: list[str] = []
 
     async def flaky_receive(channel: str) -> dict[str, Any]:
-        if channel == the_hub().channel and not failures:  # (the sockets' own channels keep working)
+        if channel == the_hub().channels.get("project") and not failures:  # (the sockets' own channels keep working)
             failures.append(channel)
             raise ConnectionError("Redis went away")
         return await real_receive(channel)
@@ -244,7 +244,7 @@ async def test_a_deactivation_reaches_every_socket_of_the_user_through_the_hub(t
     assert len(the_hub().followers[user_stream(viewer.pk)]) == 2
     layer = get_channel_layer()
     if isinstance(layer, InMemoryChannelLayer):  # one membership, the hub's: no socket's own channel
-        assert set(layer.groups[user_stream(viewer.pk)]) == {the_hub().channel}
+        assert set(layer.groups[user_stream(viewer.pk)]) == {the_hub().channels["user"]}
     await sync_to_async(type(viewer).objects.filter(pk=viewer.pk).update)(is_active=False)
     await sync_to_async(revoke_unsafe)(user_stream(viewer.pk), "user_deactivated")
     assert await first.closed_with() == 4401

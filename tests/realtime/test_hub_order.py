@@ -4,6 +4,7 @@ event that overtook an earlier one waits for it, up to REORDER_SECONDS."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -25,14 +26,18 @@ class FakeLayer:
     def __init__(self) -> None:
         self.groups: dict[str, set[str]] = {}
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.made = 0
+        self.discard_delay = 0.0
 
     async def new_channel(self) -> str:
-        return "hub.fake!1"
+        self.made += 1
+        return f"hub.fake!{self.made}"
 
     async def group_add(self, group: str, channel: str) -> None:
         self.groups.setdefault(group, set()).add(channel)
 
     async def group_discard(self, group: str, channel: str) -> None:
+        await asyncio.sleep(self.discard_delay)
         self.groups.get(group, set()).discard(channel)
 
     async def receive(self, channel: str) -> dict[str, Any]:
@@ -59,7 +64,7 @@ class Recorder:
 
 def message(seq: int, project: str = PROJECT) -> dict[str, Any]:
     event = {"type": "event", "project": project, "seq": seq, "at": datetime.now(UTC).isoformat()}
-    return {"type": EVENT_MESSAGE_TYPE, "event": event, "text": "{}"}
+    return {"type": EVENT_MESSAGE_TYPE, "stream": project_stream(project), "event": event, "text": "{}"}
 
 
 @pytest.fixture
@@ -67,9 +72,8 @@ async def hub(monkeypatch) -> AsyncIterator[Hub]:
     monkeypatch.setattr(hub_module, "REORDER_SECONDS", WAIT)
     hub = Hub(FakeLayer())
     yield hub
-    for task in (hub.reader, hub.renewer):
-        if task is not None:
-            task.cancel()
+    for task in [*hub.readers.values(), *hub.renewers.values()]:
+        task.cancel()
 
 
 async def followed(hub: Hub, *projects: str) -> Recorder:
@@ -155,7 +159,7 @@ async def test_leaving_forgets_the_order_state(hub: Hub) -> None:
     await hand_out(hub, 1, 3)
     await hub.unfollow(project_stream(PROJECT), follower)
     assert (hub.last, hub.held, hub.releases) == ({}, {}, {})
-    assert hub.reader is None
+    assert (hub.channels, hub.readers) == ({}, {})
     await asyncio.sleep(WAIT * 2)
     assert follower.of() == [1]  # the held event is gone with the state
     # Followed again, the project starts afresh: its next event is not held for seq 2.
@@ -182,7 +186,7 @@ async def test_a_revocation_goes_to_the_followers_of_its_stream_only(hub: Hub) -
 async def test_messages_read_from_the_layer_are_handed_out(hub: Hub) -> None:
     follower = await followed(hub)
     layer = hub.layer
-    assert layer.groups[project_stream(PROJECT)] == {hub.channel}
+    assert layer.groups[project_stream(PROJECT)] == {hub.channels["project"]}
     for seq in (1, 3, 2):
         layer.messages.put_nowait(message(seq))
     for _ in range(20):
@@ -190,3 +194,62 @@ async def test_messages_read_from_the_layer_are_handed_out(hub: Hub) -> None:
             break
         await asyncio.sleep(0.01)
     assert follower.of() == [1, 2, 3]
+
+
+async def test_users_streams_are_received_on_a_channel_of_their_own(hub: Hub) -> None:
+    # A full channel drops messages (the in-memory and core layers have a capacity): a
+    # project's flood of events must never crowd out a deactivation, which is in no log.
+    follower = await followed(hub)
+    await hub.follow(user_stream("u-1"), follower)
+    layer = hub.layer
+    assert hub.channels["project"] != hub.channels["user"]
+    assert layer.groups[project_stream(PROJECT)] == {hub.channels["project"]}
+    assert layer.groups[user_stream("u-1")] == {hub.channels["user"]}
+    await hub.unfollow(user_stream("u-1"), follower)
+    assert set(hub.channels) == {"project"}  # the user channel closes with its last stream
+
+
+async def test_an_event_published_on_another_stream_than_its_projects_is_dropped(hub: Hub) -> None:
+    follower = await followed(hub)
+    await hub.handle({**message(1), "stream": user_stream("u-1")})
+    assert follower.seqs == []
+    await hub.handle(message(1))
+    assert follower.of() == [1]
+
+
+async def test_a_follower_leaves_every_stream_at_once_even_if_leaving_is_cancelled(hub: Hub) -> None:
+    follower = await followed(hub, PROJECT, OTHER_PROJECT)
+    await hub.follow(user_stream("u-1"), follower)
+    hub.layer.discard_delay = 1.0  # the layer is slow to answer
+    leaving = asyncio.ensure_future(hub.unfollow_all(follower))
+    await asyncio.sleep(0.05)
+    leaving.cancel()  # (Daphne cancels an application that is slow to finish, again and again)
+    with contextlib.suppress(asyncio.CancelledError):
+        await leaving
+    assert all(follower not in followers for followers in hub.followers.values())
+    await hand_out(hub, 1)
+    assert follower.seqs == []
+
+
+async def test_a_cancelled_reader_stops_even_if_the_layer_turns_the_cancel_into_an_error(hub: Hub) -> None:
+    # (redis-py turns a cancellation that meets its own read timeout into a TimeoutError;
+    # a reader that retried then kept the event loop from ever closing)
+    layer = hub.layer
+    turned = asyncio.Event()
+
+    async def receive(channel: str) -> dict[str, Any]:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            turned.set()
+            raise TimeoutError from None
+        raise AssertionError("not cancelled")
+
+    layer.receive = receive
+    await followed(hub)
+    reader = hub.readers["project"]
+    await asyncio.sleep(0.01)
+    reader.cancel()
+    await asyncio.wait_for(asyncio.gather(reader, return_exceptions=True), timeout=2)
+    assert turned.is_set()
+    assert reader.cancelled()
