@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_prometheus",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "timetodo",
@@ -181,6 +182,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Time to DO API",
     "DESCRIPTION": "Projects, Kanban boards, tasks, sprints and time tracking, live for every client.",
     "VERSION": "1",
+    # Swagger UI from drf-spectacular-sidecar's static files, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": [

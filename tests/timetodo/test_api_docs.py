@@ -22,6 +22,23 @@ def test_swagger_ui(client: Client) -> None:
     assert b"swagger" in response.content.lower()
 
 
+def test_swagger_ui_is_served_from_here_not_a_cdn(client: Client) -> None:
+    # Offline (or behind a strict network) a CDN-hosted UI is a blank page; and an
+    # unpinned "@latest" script from elsewhere runs with the page's session.
+    import re
+
+    from django.contrib.staticfiles import finders
+
+    page = client.get("/api/docs/").content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources, page[:300]
+    assert not [source for source in sources if source.startswith(("http:", "https:", "//"))]
+    scripts = [source for source in sources if source.endswith(".js")]
+    assert scripts
+    for script in scripts:  # each one a static file of ours (the vendored Swagger UI)
+        assert finders.find(script.removeprefix("/static/")), script
+
+
 CONTRACT = {
     ("post", "/api/v1/auth/register/"),
     ("post", "/api/v1/auth/login/"),
