@@ -7,6 +7,7 @@ Shared by `/health/detailed` (which reports only each component's state) and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ UNKNOWN = "unknown"
 
 # Each check gives up quickly, so a monitor gets a 503 naming the component, not a timeout.
 CHANNEL_LAYER_TIMEOUT = 3.0
+CHANNEL_LAYER_RESEND = 0.5
 REDIS_TIMEOUT = 2.0
 DATABASE_PROBE_TIMEOUT = 3
 
@@ -97,14 +99,30 @@ def check_redis() -> CheckResult:
 
 
 async def _channel_layer_round_trip() -> bool:
+    """Send a message to a new channel of our own until it comes back.
+
+    Sent again every CHANNEL_LAYER_RESEND seconds: with Redis pub/sub the SUBSCRIBE and the
+    PUBLISH travel on two connections, and a PUBLISH that Redis sees first is dropped (it
+    happens after Redis comes back, when the subscriber's connection is being rebuilt).
+    """
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS has no default layer")
     channel = await layer.new_channel(prefix="health.")
     token = uuid.uuid4().hex
-    await layer.send(channel, {"type": "health.ping", "token": token})
-    message = await layer.receive(channel)
-    return bool(message.get("token") == token)
+    receiving = asyncio.ensure_future(layer.receive(channel))
+    try:
+        while True:
+            await layer.send(channel, {"type": "health.ping", "token": token})
+            done, _ = await asyncio.wait({receiving}, timeout=CHANNEL_LAYER_RESEND)
+            if done:
+                message = receiving.result()
+                return bool(message.get("token") == token)
+    finally:
+        if not receiving.done():
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await receiving
 
 
 async def _bounded_round_trip() -> bool:

@@ -151,7 +151,7 @@ def test_a_redis_outage_keeps_the_api_working_and_sockets_resume(environ: dict[s
             redis.restore()
 
         status, health = status_of(f"{server.url}/health/detailed")
-        assert (status, health["redis"]) == (200, "healthy")
+        assert (status, health["redis"], health["channel_layer"]) == (200, "healthy", "healthy"), health
         # A client that was following resumes from its last seq and gets what it missed.
         replayed = asyncio.run(resume(server, token, project["id"], since=socket_before))
         assert [(event["seq"], event["data"]["title"]) for event in replayed] == [(1, "written blind")]
