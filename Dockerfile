@@ -43,5 +43,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "timetodo.healthcheck"]
 # timetodo.serve binds $PORT and runs WEB_CONCURRENCY Daphne processes on it (default 1;
-# Daphne itself: --websocket-max-message-size 65536, --ping-interval $WS_HEARTBEAT_SECONDS).
+# timetodo.webserver: Daphne with --websocket-max-message-size 65536 and --ping-interval
+# $WS_HEARTBEAT_SECONDS, serving once migrations are applied, draining on SIGTERM).
 CMD ["python", "-m", "timetodo.serve"]

@@ -89,7 +89,14 @@ def start(extra: list[str]) -> int:
     env.setdefault("PORT", "8000")
     _say(f"starting Daphne on http://{env['HOST']}:{env['PORT']}  (Ctrl+C stops it)")
     # As the container starts it; options after `start` go to Daphne.
-    return run([str(PYTHON), "-m", "timetodo.serve", *extra], env)
+    server = subprocess.Popen([str(PYTHON), "-m", "timetodo.serve", *extra], cwd=ROOT, env=env)
+    while True:
+        try:
+            return server.wait()
+        except KeyboardInterrupt:
+            # The server got Ctrl+C too and is draining (a second one stops it at once):
+            # wait for it, so the prompt comes back once it has exited.
+            continue
 
 
 def test(extra: list[str]) -> int:

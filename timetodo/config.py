@@ -258,3 +258,13 @@ def logging_config(env: Env) -> dict[str, Any]:
             "django.server": {"level": "WARNING"},
         },
     }
+
+
+def drain_seconds(env: Env) -> int:
+    """How long a stopping web process lets in-flight requests finish (timetodo.webserver).
+
+    Inside the platform's own grace: Render kills a container 30 s after SIGTERM unless
+    render.yaml's `maxShutdownDelaySeconds` says otherwise; the launcher kills a worker that
+    is still draining DRAIN_SECONDS + 5 s after it asked it to stop.
+    """
+    return env.number("DRAIN_SECONDS", 20, minimum=1, maximum=290)

@@ -1,15 +1,23 @@
-"""Serve the app with Daphne: one process, or WEB_CONCURRENCY processes on one listening socket.
+"""Serve the app with Daphne: WEB_CONCURRENCY processes (1 by default) on one listening socket.
 
     python -m timetodo.serve [daphne options...]
 
 The container's CMD and `dev.py start` both run this. It binds HOST:PORT itself and hands
-the listening socket to Daphne (`--fd`, the way Channels' deployment guide runs several
-Daphne processes behind one port), so every process accepts connections from the same
-port and the kernel spreads them. With one process Daphne replaces this one (`exec`), so
-signals reach it directly. With more, this process stays as a small supervisor:
+the listening socket to its Daphne processes (`--fd`, the way Channels' deployment guide
+runs several Daphne processes behind one port), so every process accepts connections from
+the same port and the kernel spreads them. Each process is `timetodo.webserver`: Daphne
+that accepts only once the database and migrations are ready, and drains on SIGTERM.
+This process stays as a small supervisor:
 
-- SIGTERM or SIGINT: it stops listening, passes SIGTERM to every worker, waits up to
-  STOP_SECONDS for them to finish, kills what is left, and exits 0.
+- SIGTERM or SIGINT: it stops listening, passes SIGTERM to every worker, which drain
+  (in-flight requests finish, sockets close with 1012) for up to DRAIN_SECONDS, kills
+  what is left DRAIN_SECONDS + KILL_MARGIN_SECONDS later, and exits 0. A second signal
+  is passed on too: the workers then stop at once.
+- SIGHUP: a rolling restart, one process at a time: a new worker starts, and only once it
+  listens (it says so on a pipe, after its readiness check) is an old one told to drain;
+  the next follows when that one has gone. New code and settings are read by the new
+  processes, so a config reload needs no platform deploy. If a new worker fails to get
+  ready within READY_SECONDS the roll stops and the old processes keep serving.
 - A worker that exits with an error within STARTUP_SECONDS of starting could not start
   (bad settings, say): the others are stopped and its exit code is returned, so the
   platform sees the failure instead of a restart loop. A worker that dies later, or is
@@ -39,20 +47,24 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from django.core.exceptions import ImproperlyConfigured
 
-from timetodo.config import Env, ws_heartbeat_seconds
+from timetodo.config import Env, drain_seconds, ws_heartbeat_seconds
+from timetodo.lifecycle import READY_FD_VARIABLE, READY_LINE
 
 STARTUP_SECONDS = 10.0
-STOP_SECONDS = 25.0  # Render waits 30 s after SIGTERM before it kills the container
+KILL_MARGIN_SECONDS = 5.0  # DRAIN_SECONDS (20) + this stays inside Render's 30 s grace
+READY_SECONDS = 120.0  # a rolling restart's new worker must listen within this
 # Workers that keep dying after starting: more than this many in the window stops the server.
 MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 60.0
 MAX_PROCESSES = 64
 APPLICATION = "timetodo.asgi:application"
+WORKER_MODULE = "timetodo.webserver"
 
 
 def daphne_arguments(fd: int, heartbeat: int, extra: Sequence[str]) -> list[str]:
@@ -60,7 +72,7 @@ def daphne_arguments(fd: int, heartbeat: int, extra: Sequence[str]) -> list[str]
     return [
         sys.executable,
         "-m",
-        "daphne",
+        WORKER_MODULE,
         "--fd",
         str(fd),
         "--access-log",
@@ -98,44 +110,104 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+@dataclass
+class Worker:
+    process: subprocess.Popen[bytes]
+    started: float
+    ready_pipe: int | None  # read end of the pipe the worker writes READY_LINE to once it listens
+    ready: bool = False
+    retiring: bool = False  # told to drain by a rolling restart: its exit is not a death
+
+
 class Supervisor:
-    def __init__(self, command: list[str], listener: socket.socket, processes: int, metrics_dir: Path) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        listener: socket.socket,
+        processes: int,
+        metrics_dir: Path | None,
+        drain: float,
+    ) -> None:
         self.command = command
         self.listener = listener
         self.processes = processes
         self.metrics_dir = metrics_dir
-        self.environ = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-        self.workers: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+        self.stop_after = drain + KILL_MARGIN_SECONDS
+        self.environ = dict(os.environ)
+        if metrics_dir is not None:
+            self.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        self.workers: dict[int, Worker] = {}
         self.signalled: set[int] = set()
         self.restarts: list[float] = []
-        self.stop_signal: int | None = None  # set by the handler; everything else happens in run()
+        # Set by the handlers; everything else happens in supervise().
+        self.stop_signal: int | None = None
+        self.stop_signals = 0
+        self.reload_requested = False
+        # A rolling restart: the old workers still to replace, the new one it waits for,
+        # and the old one draining.
+        self.roll: list[int] | None = None
+        self.incoming: int | None = None
+        self.outgoing: int | None = None
 
     def say(self, message: str) -> None:
         print(f"timetodo.serve: {message}", file=sys.stderr, flush=True)
 
     def on_signal(self, signum: int, _frame: FrameType | None = None) -> None:
+        if signum == signal.SIGHUP:
+            self.reload_requested = True
+            return
         self.stop_signal = self.stop_signal or signum
+        self.stop_signals += 1
 
-    def spawn(self) -> None:
-        if self.stop_signal is None:
-            worker = subprocess.Popen(self.command, env=self.environ, pass_fds=[self.listener.fileno()])  # noqa: S603
-            self.workers[worker.pid] = (worker, time.monotonic())
+    def spawn(self) -> int | None:
+        if self.stop_signal is not None:
+            return None
+        read_end, write_end = os.pipe()
+        environ = {**self.environ, READY_FD_VARIABLE: str(write_end)}
+        try:
+            worker = subprocess.Popen(  # noqa: S603
+                self.command, env=environ, pass_fds=[self.listener.fileno(), write_end]
+            )
+        finally:
+            os.close(write_end)
+        os.set_blocking(read_end, False)
+        self.workers[worker.pid] = Worker(worker, time.monotonic(), read_end)
+        return worker.pid
 
-    def signal_workers(self, signum: int) -> None:
+    def check_ready(self, worker: Worker) -> None:
+        if worker.ready_pipe is None:
+            return
+        try:
+            said = os.read(worker.ready_pipe, 64)
+        except BlockingIOError:
+            return
+        os.close(worker.ready_pipe)
+        worker.ready_pipe = None
+        worker.ready = said.startswith(READY_LINE)
+
+    def signal_workers(self, signum: int, again: bool = False) -> None:
         for pid in self.workers:
-            if signum == signal.SIGKILL or pid not in self.signalled:
-                self.signalled.add(pid)
-                # os.kill, not Popen.send_signal: that polls first and would reap the exit status run() waits for.
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signum)
+            if signum == signal.SIGKILL or again or pid not in self.signalled:
+                self.terminate(pid, signum)
 
-    def forget(self, pid: int, exit_code: int) -> None:
+    def terminate(self, pid: int, signum: int = signal.SIGTERM) -> None:
+        self.signalled.add(pid)
+        # os.kill, not Popen.send_signal: that polls first and would reap the exit status supervise() waits for.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    def forget(self, pid: int, exit_code: int) -> Worker:
         """A worker has gone: its live gauges (open sockets) must no longer count."""
-        from prometheus_client import multiprocess
+        if self.metrics_dir is not None:
+            from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(pid, str(self.metrics_dir))
-        worker, _ = self.workers.pop(pid)
-        worker.returncode = exit_code  # reaped here: subprocess must not wait for it again
+            multiprocess.mark_process_dead(pid, str(self.metrics_dir))
+        worker = self.workers.pop(pid)
+        worker.process.returncode = exit_code  # reaped here: subprocess must not wait for it again
+        if worker.ready_pipe is not None:
+            os.close(worker.ready_pipe)
+            worker.ready_pipe = None
+        return worker
 
     def give_up(self, message: str, code: int) -> int:
         self.say(f"{message}: stopping the others")
@@ -143,12 +215,42 @@ class Supervisor:
         return code
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self.on_signal)
-        signal.signal(signal.SIGINT, self.on_signal)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self.on_signal)
         try:
             return self.supervise()
         finally:
             self.signal_workers(signal.SIGKILL)  # (only those left after an error of our own)
+
+    def advance_roll(self) -> None:
+        """One step of a rolling restart: start a new worker, or retire an old one once it is ready."""
+        if self.roll is None or self.outgoing is not None:
+            return  # the old one is draining; the next starts once it has gone
+        if self.incoming is not None:
+            incoming = self.workers[self.incoming]
+            if incoming.ready:
+                old = self.roll.pop(0)
+                self.say(f"worker {self.incoming} is ready: worker {old} drains")
+                self.incoming = None
+                if old in self.workers:
+                    self.workers[old].retiring = True
+                    self.outgoing = old
+                    self.terminate(old)
+            elif time.monotonic() - incoming.started > READY_SECONDS:
+                self.say(
+                    f"new worker {self.incoming} not ready within {READY_SECONDS:g} s: the rolling restart "
+                    f"stops, {len(self.roll)} old workers keep serving"
+                )
+                incoming.retiring = True
+                self.terminate(self.incoming)
+                self.incoming, self.roll = None, None
+            return
+        self.roll = [pid for pid in self.roll if pid in self.workers]
+        if not self.roll:
+            self.say("rolling restart done")
+            self.roll = None
+            return
+        self.incoming = self.spawn()
 
     def supervise(self) -> int:
         for _ in range(self.processes):
@@ -156,30 +258,52 @@ class Supervisor:
         self.say(f"{len(self.workers)} Daphne workers: {', '.join(map(str, self.workers))}")
         code = 0
         deadline = None
+        forwarded = 0
         while self.workers:
+            for worker in self.workers.values():
+                self.check_ready(worker)
             if self.stop_signal is not None:
                 if deadline is None:
-                    self.say(f"{signal.Signals(self.stop_signal).name}: stopping {len(self.workers)} workers")
-                    deadline = time.monotonic() + STOP_SECONDS
+                    self.say(f"{signal.Signals(self.stop_signal).name}: {len(self.workers)} workers drain")
+                    deadline = time.monotonic() + self.stop_after
                     self.listener.close()  # no new connections queue up for workers that are leaving
+                    self.roll = None
                 self.signal_workers(signal.SIGTERM)
+                if self.stop_signals > 1 and forwarded < self.stop_signals:
+                    self.signal_workers(signal.SIGTERM, again=True)  # a second signal: stop at once
+                forwarded = self.stop_signals
                 if time.monotonic() > deadline:
-                    self.say(f"workers {', '.join(map(str, self.workers))} did not stop in {STOP_SECONDS:g} s: killed")
+                    left = ", ".join(map(str, self.workers))
+                    self.say(f"workers {left} still running after {self.stop_after:g} s: killed")
                     self.signal_workers(signal.SIGKILL)
                     deadline = float("inf")
+            elif self.reload_requested and self.roll is None:
+                self.reload_requested = False
+                self.roll = [pid for pid, worker in self.workers.items() if not worker.retiring]
+                self.say(f"SIGHUP: replacing {len(self.roll)} workers one at a time")
+            if self.roll is not None and self.stop_signal is None:
+                self.advance_roll()
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 time.sleep(0.1)
                 continue
             if pid not in self.workers:
                 continue
-            started = self.workers[pid][1]
             exit_code = os.waitstatus_to_exitcode(status)
-            self.forget(pid, exit_code)
+            worker = self.forget(pid, exit_code)
             if self.stop_signal is not None:
                 continue
+            if worker.retiring:
+                self.say(f"worker {pid} drained and exited with {exit_code}")
+                if pid == self.outgoing:
+                    self.outgoing = None
+                continue
+            if pid == self.incoming:
+                self.say(f"new worker {pid} exited with {exit_code} before it was ready: the rolling restart stops")
+                self.incoming, self.roll = None, None
+                continue
             now = time.monotonic()
-            if now - started < STARTUP_SECONDS and exit_code > 0:
+            if now - worker.started < STARTUP_SECONDS and exit_code > 0:
                 code = self.give_up(f"worker {pid} exited with {exit_code} while starting", exit_code)
                 continue
             self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_SECONDS] + [now]
@@ -188,6 +312,8 @@ class Supervisor:
                 continue
             self.say(f"worker {pid} exited with {exit_code}: starting another")
             time.sleep(min(2.0 ** (len(self.restarts) - 1) - 1, 8.0))  # 0, 1, 3, 7, 8 s: no tight loop
+            if self.roll is not None and pid in self.roll:
+                self.roll.remove(pid)
             self.spawn()
         return code
 
@@ -208,21 +334,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)
     try:
         host, port, processes, heartbeat = read_settings(os.environ)
+        drain = drain_seconds(Env(os.environ))
     except ImproperlyConfigured as problem:
         print(f"timetodo.serve: {problem}", file=sys.stderr)
         return 2
     listener = listen(host, port)
     command = daphne_arguments(listener.fileno(), heartbeat, extra)
-    if processes == 1:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
-            prepare_metrics_dir(os.environ)
-        os.execv(command[0], command)  # noqa: S606 (Daphne becomes this process)
-    metrics_dir, ours = prepare_metrics_dir(os.environ)
+    # One process keeps prometheus_client's ordinary mode (with its process_* metrics)
+    # unless the operator names a directory; a rolling restart's overlap only resets counters.
+    metrics_dir: Path | None = None
+    ours = False
+    if processes > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+        metrics_dir, ours = prepare_metrics_dir(os.environ)
     try:
-        return Supervisor(command, listener, processes, metrics_dir).run()
+        return Supervisor(command, listener, processes, metrics_dir, drain).run()
     finally:
         listener.close()
-        if ours:
+        if ours and metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 

@@ -114,6 +114,8 @@ MATRIX: dict[tuple[str, str], list[Row]] = {
     # Service endpoints: open to all (no METRICS_TOKEN in tests).
     ("/health", "GET"): [Row("liveness", lambda t: ("/health", {}), everyone(200))],
     ("/health/detailed", "GET"): [Row("readiness", lambda t: ("/health/detailed", {}), everyone(200))],
+    ("/health", "HEAD"): [Row("liveness probe", lambda t: ("/health", {}), everyone(200))],
+    ("/health/detailed", "HEAD"): [Row("readiness probe", lambda t: ("/health/detailed", {}), everyone(200))],
     ("/metrics", "GET"): [Row("metrics", lambda t: ("/metrics", {}), everyone(200))],
     ("/api/schema/", "GET"): [Row("schema", lambda t: ("/api/schema/", {}), everyone(200))],
     ("/api/docs/", "GET"): [Row("docs", lambda t: ("/api/docs/", {}), everyone(200))],

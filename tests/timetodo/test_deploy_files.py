@@ -38,6 +38,11 @@ def test_render_web_service(web) -> None:
     # Deploys from main happen through CI's deploy job once tests pass (one deploy per
     # commit), so Render's own trigger is off.
     assert web["autoDeployTrigger"] == "off"
+    # The old release drains before Render's SIGKILL: DRAIN_SECONDS, then the launcher's margin.
+    from timetodo.serve import KILL_MARGIN_SECONDS
+
+    drain = int(env_vars(web)["DRAIN_SECONDS"]["value"])
+    assert drain + KILL_MARGIN_SECONDS < web["maxShutdownDelaySeconds"] <= 300
     deploy = load(".github/workflows/ci.yml")["jobs"]["deploy"]
     assert deploy["needs"] == ["test", "lint"]
 
@@ -128,7 +133,7 @@ def test_the_launcher_runs_daphne_as_the_container_needs() -> None:
     from timetodo.serve import daphne_arguments
 
     command = " ".join(daphne_arguments(3, 20, []))
-    assert "-m daphne --fd 3" in command
+    assert "-m timetodo.webserver --fd 3" in command  # Daphne, with readiness and draining
     assert "--websocket-max-message-size 65536" in command  # frames over 64 KiB: 1009
     assert "--ping-interval 20" in command
     assert command.endswith("timetodo.asgi:application")

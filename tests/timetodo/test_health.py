@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from django.test import Client
 
-from timetodo import __version__
+from timetodo import __version__, lifecycle
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,37 @@ def test_health_is_reachable_over_plain_http_with_any_host(client: Client, setti
 
 def test_health_only_answers_get(client: Client) -> None:
     assert client.post("/health").status_code == 405
+
+
+def test_health_answers_head_as_a_load_balancer_may_probe(client: Client) -> None:
+    assert client.head("/health").status_code == 200
+    assert client.head("/health/detailed").status_code == 200
+
+
+@pytest.fixture
+def draining() -> Iterator[None]:
+    lifecycle.start_draining()
+    try:
+        yield
+    finally:
+        lifecycle.reset()
+
+
+def test_a_draining_process_is_alive_but_not_ready(client: Client, draining: None) -> None:
+    """The old release while it drains: a load balancer must stop sending it work."""
+    live = client.get("/health")
+    assert live.status_code == 200
+    assert live.json()["status"] == "draining"
+    detailed = client.get("/health/detailed")
+    assert detailed.status_code == 503
+    body = detailed.json()
+    assert body["status"] == "draining"
+    assert body["draining"] is True
+    assert body["database"] == "healthy"  # the components still say how they are
+    assert body["failing"] == []
+
+
+def test_a_serving_process_is_not_draining(client: Client) -> None:
+    body = client.get("/health/detailed").json()
+    assert body["draining"] is False
+    assert client.get("/health").json()["status"] == "healthy"

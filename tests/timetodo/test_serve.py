@@ -161,7 +161,7 @@ def test_workers_share_the_port_events_and_metrics_and_a_dead_one_is_replaced(
         assert server.process.wait(timeout=30) == 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
     assert not list(tmp_path.glob("timetodo-metrics-*"))
-    assert "timetodo.serve: SIGTERM: stopping 2 workers" in server.log.read_text()
+    assert "timetodo.serve: SIGTERM: 2 workers drain" in server.log.read_text()
 
 
 async def across_workers(server: Server, launcher: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -82,41 +84,68 @@ def scratch_database(tmp_path: Path) -> Iterator[str]:
 
 @contextmanager
 def daphne(environ: dict[str, str], tmp_path: Path, processes: int = 1) -> Iterator[Server]:
-    """The server as the container's CMD starts it (`python -m timetodo.serve`), on localhost."""
+    """The server as the container's CMD starts it (`python -m timetodo.serve`), on localhost, once it serves."""
+    release = start_release("server", ROOT, environ, tmp_path, processes)
+    try:
+        release.wait_healthy()
+        yield Server(f"http://127.0.0.1:{release.port}", release.port, release.log, release.process)
+    finally:
+        release.stop()
+
+
+STOP_WAIT_SECONDS = 30
+
+
+@dataclass
+class Release:
+    name: str
+    root: Path
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def health(self) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/health")
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return 0
+
+    def wait_healthy(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while self.health() != 200:
+            if self.process.poll() is not None:
+                pytest.fail(f"release {self.name} exited with {self.process.returncode}:\n{self.log.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"release {self.name} not healthy within {seconds:g} s:\n{self.log.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_WAIT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_release(name: str, root: Path, environ: dict[str, str], tmp_path: Path, processes: int = 1) -> Release:
     port = free_port()
-    log = tmp_path / f"daphne-{port}.log"
+    log = tmp_path / f"release-{name}-{port}.log"
     with log.open("w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "timetodo.serve"],
-            cwd=ROOT,
+            cwd=root,
             env={**environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(processes)},
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a container's processes are
         )
-    server = Server(f"http://127.0.0.1:{port}", port, log, process)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"daphne exited with {process.returncode}:\n{log.read_text()}")
-            # The launcher listens before Daphne has loaded the app: ready once /health answers.
-            try:
-                urllib.request.urlopen(f"{server.url}/health", timeout=2).close()  # noqa: S310
-                break
-            except urllib.error.HTTPError:
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"daphne did not answer within 60 s:\n{log.read_text()}")
-                time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return Release(name, root, port, log, process)
 
 
 def get(url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, Message, dict]:
@@ -174,27 +203,39 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_detailed_health_is_503_when_migrations_are_pending(tmp_path: Path) -> None:
-    with scratch_database(tmp_path) as database_url, daphne(base_environ(database_url), tmp_path) as server:
-        status, _, body = get(f"{server.url}/health/detailed")
-    assert status == 503
-    assert body["status"] == "unhealthy"
-    assert body["migrations"] == "pending"
-    assert body["database"] == "healthy"
-    assert body["failing"] == ["migrations"]
+def not_serving(release: Release, reason: str) -> str:
+    """The release says why in its log and answers nothing, so no load balancer sends it work."""
+    deadline = time.monotonic() + 30
+    while f"not serving yet: {reason}" not in release.log.read_text():
+        assert release.process.poll() is None, release.log.read_text()
+        assert time.monotonic() < deadline, release.log.read_text()
+        time.sleep(0.2)
+    assert release.health() == 0
+    return release.log.read_text()
 
 
-def test_detailed_health_is_503_naming_the_database_when_it_is_unreachable(tmp_path: Path) -> None:
+def test_a_release_with_pending_migrations_does_not_serve_and_names_them(tmp_path: Path) -> None:
+    with scratch_database(tmp_path) as database_url:
+        release = start_release("A", ROOT, base_environ(database_url), tmp_path)
+        try:
+            log = not_serving(release, "migrations: ")
+            assert re.search(r"not serving yet: migrations: \d+ unapplied migration\(s\): \w+\.0001_initial", log)
+        finally:
+            release.stop()
+        assert release.process.returncode == 0
+
+
+def test_a_release_whose_database_is_unreachable_does_not_serve_and_names_it(tmp_path: Path) -> None:
     environ = base_environ("postgres://nobody@127.0.0.1:1/nothing")
-    # Production defaults: a request would wait this long for a pooled connection. The probe
-    # must answer well before that, or monitors see a timeout instead of a 503.
+    # Production defaults: a pooled connection would wait this long. The readiness check
+    # probes directly and says why within seconds.
     environ.pop("DATABASE_CONNECT_TIMEOUT")
     environ["DATABASE_POOL_TIMEOUT"] = "60"
-    with daphne(environ, tmp_path) as server:
-        status, _, body = get(f"{server.url}/health")
-        assert status == 200  # liveness does no I/O, so a dead database does not fail it
-        status, _, body = get(f"{server.url}/health/detailed", timeout=20)
-    assert status == 503
-    assert body["database"] == "unhealthy"
-    assert body["migrations"] == "unknown"
-    assert "database" in body["failing"]
+    release = start_release("A", ROOT, environ, tmp_path)
+    try:
+        log = not_serving(release, "database: ")
+        assert "127.0.0.1" in log
+        assert "port 1" in log
+    finally:
+        release.stop()
+    assert release.process.returncode == 0

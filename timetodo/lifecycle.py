@@ -1,0 +1,49 @@
+"""Where this process is in its life: serving, or draining before it exits.
+
+Set by `timetodo.webserver` (the Daphne process the launcher runs) and read by the health
+views: `/health/detailed` says `draining` with a 503 while the process finishes its
+in-flight work, so a load balancer sends it nothing new. A process that is not run by
+`timetodo.webserver` (the test client, `runserver`) is always serving. No Twisted or
+asyncio here: only state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+# The launcher passes a pipe; a web process writes READY_LINE there once it listens.
+READY_FD_VARIABLE = "TIMETODO_READY_FD"
+READY_LINE = b"ready\n"
+
+SERVING = "serving"
+DRAINING = "draining"
+
+
+@dataclass
+class _State:
+    phase: str = SERVING
+    draining_since: float | None = None
+
+
+_state = _State()
+
+
+def start_draining() -> None:
+    if _state.phase != DRAINING:
+        _state.phase = DRAINING
+        _state.draining_since = time.monotonic()
+
+
+def is_draining() -> bool:
+    return _state.phase == DRAINING
+
+
+def phase() -> str:
+    return _state.phase
+
+
+def reset() -> None:
+    """Back to serving (tests only: a real process never comes back from draining)."""
+    _state.phase = SERVING
+    _state.draining_since = None
