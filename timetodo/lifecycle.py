@@ -16,6 +16,15 @@ from dataclasses import dataclass
 READY_FD_VARIABLE = "TIMETODO_READY_FD"
 READY_LINE = b"ready\n"
 
+# Once stopping, a web process is gone within this even if a view's thread is stuck (Daphne
+# waits for cancelled application instances, and asgiref for their threads): less than the
+# launcher's KILL_MARGIN_SECONDS, so the platform and the launcher see an exit, not a kill.
+EXIT_WATCHDOG_SECONDS = 3.0
+STOP_NOW_SECONDS = 0.5  # after a second signal
+# Signals this soon after the first are the same request to stop (one Ctrl-C reaches a web
+# process directly and through the launcher); a later one means "stop now".
+SAME_REQUEST_SECONDS = 2.0
+
 SERVING = "serving"
 DRAINING = "draining"
 

@@ -15,10 +15,12 @@ This process stays as a small supervisor:
   is passed on too: the workers then stop at once.
 - SIGHUP: a rolling restart, one process at a time: a new worker starts, and only once it
   listens (it says so on a pipe, after its readiness check) is an old one told to drain;
-  the next follows when that one has gone. New code and settings are read by the new
-  processes, so a config reload needs no platform deploy. If a new worker fails to get
-  ready within READY_SECONDS the roll stops and the old processes keep serving.
-- A worker that exits with an error within STARTUP_SECONDS of starting could not start
+  the next follows when that one has gone (or is killed DRAIN_SECONDS +
+  KILL_MARGIN_SECONDS after it was told). The new processes load the code on disk afresh;
+  their environment is this process's, as it was at its start. If a new worker fails to
+  get ready within READY_SECONDS, or exits first, the roll stops and the old processes
+  keep serving.
+- A worker started with the server that exits with an error within STARTUP_SECONDS could not start
   (bad settings, say): the others are stopped and its exit code is returned, so the
   platform sees the failure instead of a restart loop. A worker that dies later, or is
   killed by a signal (the kernel's OOM killer, say), is started again, after a growing
@@ -115,8 +117,10 @@ class Worker:
     process: subprocess.Popen[bytes]
     started: float
     ready_pipe: int | None  # read end of the pipe the worker writes READY_LINE to once it listens
+    initial: bool = False  # started with the server: failing at once means the server cannot start
     ready: bool = False
     retiring: bool = False  # told to drain by a rolling restart: its exit is not a death
+    kill_at: float = float("inf")  # a retiring worker still there then is killed
 
 
 class Supervisor:
@@ -159,7 +163,7 @@ class Supervisor:
         self.stop_signal = self.stop_signal or signum
         self.stop_signals += 1
 
-    def spawn(self) -> int | None:
+    def spawn(self, initial: bool = False) -> int | None:
         if self.stop_signal is not None:
             return None
         read_end, write_end = os.pipe()
@@ -171,7 +175,7 @@ class Supervisor:
         finally:
             os.close(write_end)
         os.set_blocking(read_end, False)
-        self.workers[worker.pid] = Worker(worker, time.monotonic(), read_end)
+        self.workers[worker.pid] = Worker(worker, time.monotonic(), read_end, initial=initial)
         return worker.pid
 
     def check_ready(self, worker: Worker) -> None:
@@ -203,6 +207,7 @@ class Supervisor:
 
             multiprocess.mark_process_dead(pid, str(self.metrics_dir))
         worker = self.workers.pop(pid)
+        self.signalled.discard(pid)  # (the kernel may give the pid to a later worker)
         worker.process.returncode = exit_code  # reaped here: subprocess must not wait for it again
         if worker.ready_pipe is not None:
             os.close(worker.ready_pipe)
@@ -222,6 +227,20 @@ class Supervisor:
         finally:
             self.signal_workers(signal.SIGKILL)  # (only those left after an error of our own)
 
+    def retire(self, pid: int) -> None:
+        worker = self.workers[pid]
+        worker.retiring = True
+        worker.kill_at = time.monotonic() + self.stop_after
+        self.terminate(pid)
+
+    def kill_overdue(self) -> None:
+        now = time.monotonic()
+        for pid, worker in self.workers.items():
+            if worker.retiring and now > worker.kill_at:
+                self.say(f"worker {pid} still running {self.stop_after:g} s after it was told to drain: killed")
+                worker.kill_at = float("inf")
+                self.terminate(pid, signal.SIGKILL)
+
     def advance_roll(self) -> None:
         """One step of a rolling restart: start a new worker, or retire an old one once it is ready."""
         if self.roll is None or self.outgoing is not None:
@@ -233,16 +252,14 @@ class Supervisor:
                 self.say(f"worker {self.incoming} is ready: worker {old} drains")
                 self.incoming = None
                 if old in self.workers:
-                    self.workers[old].retiring = True
                     self.outgoing = old
-                    self.terminate(old)
+                    self.retire(old)
             elif time.monotonic() - incoming.started > READY_SECONDS:
                 self.say(
                     f"new worker {self.incoming} not ready within {READY_SECONDS:g} s: the rolling restart "
                     f"stops, {len(self.roll)} old workers keep serving"
                 )
-                incoming.retiring = True
-                self.terminate(self.incoming)
+                self.retire(self.incoming)
                 self.incoming, self.roll = None, None
             return
         self.roll = [pid for pid in self.roll if pid in self.workers]
@@ -254,7 +271,7 @@ class Supervisor:
 
     def supervise(self) -> int:
         for _ in range(self.processes):
-            self.spawn()
+            self.spawn(initial=True)
         self.say(f"{len(self.workers)} Daphne workers: {', '.join(map(str, self.workers))}")
         code = 0
         deadline = None
@@ -283,6 +300,7 @@ class Supervisor:
                 self.say(f"SIGHUP: replacing {len(self.roll)} workers one at a time")
             if self.roll is not None and self.stop_signal is None:
                 self.advance_roll()
+            self.kill_overdue()
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
                 time.sleep(0.1)
@@ -303,7 +321,7 @@ class Supervisor:
                 self.incoming, self.roll = None, None
                 continue
             now = time.monotonic()
-            if now - worker.started < STARTUP_SECONDS and exit_code > 0:
+            if worker.initial and now - worker.started < STARTUP_SECONDS and exit_code > 0:
                 code = self.give_up(f"worker {pid} exited with {exit_code} while starting", exit_code)
                 continue
             self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_SECONDS] + [now]

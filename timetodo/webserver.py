@@ -16,9 +16,14 @@ Daphne's own. What it adds:
   once they have been idle for IDLE_CLOSE_SECONDS, and closes every WebSocket with 1012
   (service restart) so clients reconnect at once and resume with `since`. It exits 0 as
   soon as nothing is left, or after DRAIN_SECONDS (then Daphne cancels what is left,
-  logged). A second signal while draining (a second or more after the first) stops it
-  at once. `/health/detailed` says
-  `draining` (503) meanwhile, see `timetodo.lifecycle`.
+  logged). A second signal while draining (2 s or more after the first) stops it at
+  once. Once stopping, the process is gone within EXIT_WATCHDOG_SECONDS even if a view's
+  thread is stuck. `/health/detailed` says `draining` (503) meanwhile, see
+  `timetodo.lifecycle`.
+
+An idle keep-alive connection closed by the drain can cross a request the client sends at
+that very moment (as with any server's keep-alive timeout): waiting for a second of
+idleness spares clients in the middle of their work, and clients retry such requests.
 
 Daphne itself has no draining: on SIGTERM it cancels every application instance
 ("Killed N pending application instances") and drops sockets without a close frame.
@@ -45,7 +50,13 @@ from twisted.internet import reactor
 
 from timetodo import lifecycle
 from timetodo.config import Env, drain_seconds
-from timetodo.lifecycle import READY_FD_VARIABLE, READY_LINE
+from timetodo.lifecycle import (
+    EXIT_WATCHDOG_SECONDS,
+    READY_FD_VARIABLE,
+    READY_LINE,
+    SAME_REQUEST_SECONDS,
+    STOP_NOW_SECONDS,
+)
 
 logger = logging.getLogger("timetodo.webserver")
 
@@ -53,10 +64,7 @@ READY_POLL_SECONDS = 2.0
 TICK_SECONDS = 0.1
 IDLE_CLOSE_SECONDS = 1.0
 RESTART_CLOSE_CODE = 1012  # RFC 6455 registry: "Service Restart"
-EXIT_WATCHDOG_SECONDS = 5.0
-# Signals this soon after the first are the same request to stop (one Ctrl-C reaches this
-# process directly and through the launcher); a later one means "stop now".
-SAME_REQUEST_SECONDS = 1.0
+
 
 _reactor: Any = reactor  # Twisted's reactor module object is typed as a module, not as a reactor
 
@@ -105,6 +113,7 @@ class DrainingServer(daphne.server.Server):
         self.idle_since: dict[Any, float] = {}
         self.closed_sockets: weakref.WeakSet[Any] = weakref.WeakSet()
         self.draining = False
+        self.stopping = False
         self.deadline = 0.0
         self.drain_started = 0.0
 
@@ -154,7 +163,7 @@ class DrainingServer(daphne.server.Server):
             if time.monotonic() - self.drain_started < SAME_REQUEST_SECONDS:
                 return  # Ctrl-C reaches the launcher's group at once, and the launcher passes it on
             say(f"{signame} while draining: stopping now")
-            self.stop()
+            self.stop(within=STOP_NOW_SECONDS)
             return
         self.draining = True
         lifecycle.start_draining()
@@ -175,11 +184,13 @@ class DrainingServer(daphne.server.Server):
     def last_response_closes(wrapper: Any) -> None:
         channel = wrapper._channel
         channel.checkPersistence = _close_after_response  # requests that arrive from now on
-        if channel.requests:  # the ones already under way
+        if channel.requests and not channel._dataBuffer:  # the one under way, nothing behind it
             for request in channel.requests:
                 if not request.startedWriting:
                     request.responseHeaders.setRawHeaders(b"connection", [b"close"])
-            channel.persistent = False  # (not on an idle channel: it would drop the next request unanswered)
+            # Not on an idle channel (it would drop the next request unanswered), nor with a
+            # pipelined request read behind this one: that one closes the connection instead.
+            channel.persistent = False
 
     @staticmethod
     def state_of(wrapper: Any) -> str:
@@ -209,6 +220,16 @@ class DrainingServer(daphne.server.Server):
         return requests, len(self.websockets()), states.count("idle")
 
     def drain_tick(self) -> None:
+        try:
+            self.drain_step()
+        except Exception as problem:  # the drain must go on whatever one connection does
+            logger.exception("drain step failed")
+            say(f"drain step failed ({problem}); carrying on")
+        finally:
+            if not self.stopping:
+                _reactor.callLater(TICK_SECONDS, self.drain_tick)
+
+    def drain_step(self) -> None:
         now = time.monotonic()
         for protocol in self.websockets():
             if protocol.state == AutobahnProtocol.STATE_OPEN and protocol not in self.closed_sockets:
@@ -241,8 +262,46 @@ class DrainingServer(daphne.server.Server):
                 f"{connections_open} connections): stopping; what is left is cancelled"
             )
             self.stop()
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def stop(self, within: float = EXIT_WATCHDOG_SECONDS) -> None:
+        """Stop the reactor, and make sure the process ends within `within` seconds whatever blocks."""
+        if not _reactor.running:
+            super().stop()  # (before the reactor runs: Daphne's abort_start)
+            return
+        if self.stopping:
+            within = min(within, STOP_NOW_SECONDS)
         else:
-            _reactor.callLater(TICK_SECONDS, self.drain_tick)
+            self.stopping = True
+            super().stop()
+        watchdog = threading.Timer(within, _exit_now, args=(within,))
+        watchdog.daemon = True
+        watchdog.start()
+
+    def kill_all_applications(self) -> Any:
+        # Daphne's own indexes details["application_instance"], which a request still being
+        # read (or just upgraded to a socket) does not have yet: a KeyError, and nothing cancelled.
+        for details in self.connections.values():
+            details.setdefault("application_instance", _DONE)
+        return super().kill_all_applications()
+
+
+class _Done:
+    """Stands in for an application instance that never started."""
+
+    @staticmethod
+    def done() -> bool:
+        return True
+
+
+_DONE = _Done()
+
+
+def _exit_now(seconds: float) -> None:
+    say(f"still running {seconds:g} s after stopping (a view's thread is stuck?): exiting now")
+    logging.shutdown()
+    os._exit(0)
 
 
 def _exit_before_serving(signum: int, _frame: object) -> None:
@@ -255,15 +314,12 @@ class _CommandLine(CommandLineInterface):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Once stop() has run, its watchdog ends the process even if the interpreter's exit
+    # waits for a stuck thread (concurrent.futures joins its workers).
     _CommandLine().run(list(sys.argv[1:] if argv is None else argv))
     from django.db import connections
 
     connections.close_all()
-    # A thread stuck in a blocking call would hold the interpreter's exit (concurrent.futures
-    # joins its workers): the platform must see this process end, not kill it.
-    watchdog = threading.Timer(EXIT_WATCHDOG_SECONDS, os._exit, args=(0,))
-    watchdog.daemon = True
-    watchdog.start()
     return 0
 
 

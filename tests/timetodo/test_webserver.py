@@ -14,13 +14,17 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from tests.timetodo.test_deploy import copy_of_the_code
+from tests.conftest import requires_postgres
+from tests.timetodo.test_deploy import api, copy_of_the_code
 from tests.timetodo.test_serve import workers_of
-from tests.timetodo.test_server import ROOT, Release, base_environ, manage, start_release
+from tests.timetodo.test_server import ROOT, Release, base_environ, manage, scratch_database, start_release
+from timetodo.lifecycle import EXIT_WATCHDOG_SECONDS, STOP_NOW_SECONDS
 
 
 @pytest.fixture
@@ -104,7 +108,7 @@ def test_a_request_that_never_finishes_is_cut_at_the_grace_and_the_server_still_
 def test_a_second_sigterm_stops_a_draining_server_at_once(release: Release) -> None:
     client = half_sent(release.port, "/health")
     release.process.send_signal(signal.SIGTERM)
-    assert still_running(release.process, 1.5)
+    assert still_running(release.process, 2.5)
     began = time.monotonic()
     release.process.send_signal(signal.SIGTERM)
     assert release.process.wait(timeout=5) == 0
@@ -172,6 +176,118 @@ def test_a_rolling_restart_onto_broken_code_stops_and_the_old_process_keeps_serv
         assert workers_of(release.process.pid) == {old}
         release.process.send_signal(signal.SIGTERM)
         assert release.process.wait(timeout=15) == 0
+    finally:
+        release.process.kill()
+        release.process.wait()
+
+
+@contextmanager
+def stuck_view(
+    environ: dict[str, str], release: Release, then: bytes = b""
+) -> Iterator[tuple[psycopg.Connection, socket.socket]]:
+    """A task create whose view's thread waits on its project's row lock, held here (and
+    `then`, pipelined behind it on the same connection): the lock's connection and the client's."""
+    status, user = api(
+        release.port,
+        "POST",
+        "/api/v1/auth/register/",
+        {"email": "stuck@example.com", "username": "stuck", "password": "stuck-view-password-2026"},
+    )
+    assert status == 201, user
+    token = user["access"]
+    status, project = api(release.port, "POST", "/api/v1/projects/", {"name": "Stuck", "key": "STK"}, token)
+    assert status == 201, project
+    with psycopg.connect(environ["DATABASE_URL"]) as database:
+        database.execute("SELECT 1 FROM tasks_project WHERE id = %s FOR UPDATE", [project["id"]])
+        body = json.dumps({"project": project["id"], "title": "never written"}).encode()
+        client = socket.create_connection(("127.0.0.1", release.port), timeout=30)
+        client.sendall(
+            b"POST /api/v1/tasks/ HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+            + f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+            + then
+        )
+        time.sleep(1)  # the view is now waiting for the lock
+        yield database, client
+        database.rollback()
+        client.close()
+
+
+def assert_nothing_written(environ: dict[str, str]) -> None:
+    with psycopg.connect(environ["DATABASE_URL"]) as database:
+        assert database.execute("SELECT count(*) FROM tasks_task").fetchone() == (0,)  # cut, rolled back
+
+
+@pytest.fixture
+def on_postgres(tmp_path: Path) -> Iterator[dict[str, str]]:
+    with scratch_database(tmp_path) as database_url:
+        environ = base_environ(database_url) | {"THROTTLE_REGISTER_RATE": "1000/hour"}
+        environ.pop("REDIS_URL", None)
+        manage(environ, "migrate", "--noinput", "-v0")
+        yield environ
+
+
+@requires_postgres
+def test_a_view_stuck_past_the_grace_is_cut_and_the_process_exits_by_itself(
+    on_postgres: dict[str, str], tmp_path: Path
+) -> None:
+    release = start_release("A", ROOT, on_postgres | {"DRAIN_SECONDS": "2"}, tmp_path)
+    try:
+        release.wait_healthy()
+        with stuck_view(on_postgres, release):
+            began = time.monotonic()
+            release.process.send_signal(signal.SIGTERM)
+            assert release.process.wait(timeout=15) == 0
+            took = time.monotonic() - began
+            log = release.log.read_text()
+            # DRAIN_SECONDS, then at most EXIT_WATCHDOG_SECONDS: before the launcher's kill.
+            assert 1.5 < took < 2 + EXIT_WATCHDOG_SECONDS + 1, log
+            assert "still busy after 2 s" in log
+            assert "killed" not in log
+        assert_nothing_written(on_postgres)
+    finally:
+        release.process.kill()
+        release.process.wait()
+
+
+@requires_postgres
+def test_a_second_sigterm_stops_a_stuck_view_at_once(on_postgres: dict[str, str], tmp_path: Path) -> None:
+    release = start_release("A", ROOT, on_postgres | {"DRAIN_SECONDS": "60"}, tmp_path)
+    try:
+        release.wait_healthy()
+        with stuck_view(on_postgres, release):
+            release.process.send_signal(signal.SIGTERM)
+            assert still_running(release.process, 2.5)
+            began = time.monotonic()
+            release.process.send_signal(signal.SIGTERM)
+            assert release.process.wait(timeout=10) == 0
+            assert time.monotonic() - began < STOP_NOW_SECONDS + 1.5, release.log.read_text()
+        assert_nothing_written(on_postgres)
+    finally:
+        release.process.kill()
+        release.process.wait()
+
+
+@requires_postgres
+def test_a_request_pipelined_behind_one_under_way_is_answered_too(on_postgres: dict[str, str], tmp_path: Path) -> None:
+    release = start_release("A", ROOT, on_postgres | {"DRAIN_SECONDS": "30"}, tmp_path)
+    try:
+        release.wait_healthy()
+        pipelined = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        with stuck_view(on_postgres, release, then=pipelined) as (lock, client):
+            release.process.send_signal(signal.SIGTERM)
+            assert still_running(release.process, 1.0)
+            lock.commit()  # the create goes ahead
+            created = http.client.HTTPResponse(client)
+            created.begin()
+            created.read()
+            assert created.status == 201
+            health = http.client.HTTPResponse(client)
+            health.begin()
+            assert (health.status, json.loads(health.read())["status"]) == (200, "draining")
+            assert health.getheader("connection") == "close"
+        assert release.process.wait(timeout=10) == 0
     finally:
         release.process.kill()
         release.process.wait()
