@@ -98,5 +98,10 @@ if ! wait "$server_pid"; then
 fi
 server_pid=""
 grep -q "timetodo.serve: 2 Daphne workers" "$work/daphne.log"
-grep -q "timetodo.serve: SIGTERM: stopping 2 workers" "$work/daphne.log"
-echo "docker-smoke: two workers served the HEALTHCHECK and stopped on SIGTERM"
+grep -q "timetodo.serve: SIGTERM: 2 workers drain" "$work/daphne.log"
+if [ "$(grep -c "drained in" "$work/daphne.log")" != 2 ]; then
+  echo "docker-smoke: FAILED: both workers should have drained" >&2
+  cat "$work/daphne.log" >&2
+  exit 1
+fi
+echo "docker-smoke: two workers served the HEALTHCHECK, drained on SIGTERM and exited 0"
