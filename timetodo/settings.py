@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "accounts",
     "tasks",
     "realtime",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -116,7 +117,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.text("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.text("MEDIA_ROOT", str(BASE_DIR / "media")))
 STORAGES = {
@@ -233,6 +234,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# The web app's pages (web/); the admin keeps its own login page.
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/projects/"
 X_FRAME_OPTIONS = "DENY"
 # Our startup refusal replaces W009: it accepts Render's generated 44-character
 # (256-bit) keys, which Django's 50-character rule would flag.

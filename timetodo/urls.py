@@ -22,4 +22,6 @@ urlpatterns = [
         limit_login_attempts(LoginView.as_view(template_name="rest_framework/login.html")),
     ),
     path("api-auth/", include("rest_framework.urls")),
+    # The web app (pages for people in a browser); last, so it never shadows the API.
+    path("", include("web.urls")),
 ]

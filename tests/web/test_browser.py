@@ -1,0 +1,213 @@
+"""The web app in a real Chromium (Debian's package, driven by Playwright) against the server
+as the container starts it (`python -m timetodo.serve`, DEBUG off, collected static files).
+
+Skipped, saying why, where Chromium is missing; `.ci/run` installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, expect, sync_playwright
+
+from tests.timetodo.test_deploy import api
+from tests.timetodo.test_server import ROOT, Release, base_environ, manage, scratch_database, start_release
+
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}: apt-get install chromium (CI does)"
+)
+
+PASSWORD = "browser-test-password-2026"
+XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>"onmouseover="alert(3)'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    tmp_path = tmp_path_factory.mktemp("browser")
+    with scratch_database(tmp_path) as database_url:
+        environ = base_environ(database_url) | {
+            "ALLOWED_HOSTS": "localhost,127.0.0.1",
+            "SECURE_SSL_REDIRECT": "0",  # plain http on localhost, which Chromium treats as secure
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "THROTTLE_REGISTER_RATE": "1000/hour",
+        }
+        manage(environ, "migrate", "--noinput", "-v0")
+        collected = subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert collected.returncode == 0, collected.stderr
+        release = start_release("web", ROOT, environ, tmp_path)
+        try:
+            release.wait_healthy()
+            yield release
+        finally:
+            release.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class Tab:
+    """A page that records what must never happen: script dialogs, CSP refusals, page errors."""
+
+    def __init__(self, browser: Browser, server: Release, **context: Any) -> None:
+        self.base = f"http://localhost:{server.port}"
+        self.context = browser.new_context(base_url=self.base, **context)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.problems: list[str] = []
+        self.page.on("dialog", self.on_dialog)
+        self.page.on("pageerror", self.on_page_error)
+        self.page.on("console", self.on_console)
+
+    def on_dialog(self, dialog: Dialog) -> None:
+        self.problems.append(f"dialog: {dialog.message}")  # an alert() from a payload, say
+        dialog.dismiss()
+
+    def on_page_error(self, error: Error) -> None:
+        self.problems.append(f"page error: {error}")
+
+    def on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":  # CSP refusals and failed loads land here
+            self.problems.append(f"console: {message.text}")
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.problems, self.problems
+
+
+@pytest.fixture
+def tab(browser: Browser, server: Release) -> Iterator[Tab]:
+    opened = Tab(browser, server)
+    yield opened
+    opened.close()
+
+
+def sign_up(tab: Tab, name: str) -> None:
+    page = tab.page
+    page.goto("/")
+    page.get_by_role("link", name="Sign up").first.click()
+    page.get_by_label("Email").fill(f"{name}@example.com")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url("**/projects/")
+
+
+def create_project(tab: Tab, name: str, key: str) -> str:
+    page = tab.page
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Key").fill(key)
+    page.get_by_role("button", name="Create project").click()
+    page.wait_for_url("**/projects/*/")
+    page.get_by_role("heading", level=2, name="To do").wait_for()
+    return str(page.url)
+
+
+def add_task(tab: Tab, column: str, title: str) -> None:
+    cards = tab.page.get_by_role("list", name=column, exact=True).get_by_role("listitem")
+    before = cards.count()
+    tab.page.get_by_label(f"New task in {column}").fill(title)
+    tab.page.get_by_label(f"New task in {column}").press("Enter")
+    expect(cards).to_have_count(before + 1)
+
+
+def column_cards(tab: Tab, column: str) -> list[str]:
+    cards = tab.page.get_by_role("list", name=column, exact=True).get_by_role("listitem")
+    return [cards.nth(index).get_attribute("aria-label") or "" for index in range(cards.count())]
+
+
+def test_sign_up_create_a_project_add_tasks_and_find_them_after_a_reload(tab: Tab) -> None:
+    sign_up(tab, "newcomer")
+    board = create_project(tab, "Website", "WEB")
+    add_task(tab, "To do", "Write the landing copy")
+    add_task(tab, "To do", XSS)
+    assert column_cards(tab, "To do") == ["WEB-1 Write the landing copy", f"WEB-2 {XSS}"]
+    tab.page.reload()
+    tab.page.get_by_role("heading", level=2, name="To do").wait_for()
+    assert column_cards(tab, "To do") == ["WEB-1 Write the landing copy", f"WEB-2 {XSS}"]
+    # The payload is text: no element came from it, no script ran (Tab.close checks dialogs).
+    assert tab.page.locator(".task-card img, .task-card script").count() == 0
+    assert tab.page.get_by_text(XSS, exact=True).count() == 1
+    tab.page.goto("/projects/")
+    assert tab.page.get_by_role("link", name="WEB Website").get_attribute("href") == board.removeprefix(tab.base)
+
+
+def test_log_out_and_back_in_lands_where_the_user_wanted(tab: Tab) -> None:
+    sign_up(tab, "returner")
+    board = create_project(tab, "Return", "RET")
+    tab.page.get_by_role("button", name="Log out").click()
+    tab.page.wait_for_url(tab.base + "/")
+    tab.page.goto(board)
+    tab.page.wait_for_url(re.compile(r"/login/\?next=/projects/"))
+    tab.page.get_by_label("Username or email").fill("returner")
+    tab.page.get_by_label("Password").fill("not the password")
+    tab.page.get_by_role("button", name="Log in").click()
+    tab.page.get_by_role("alert").wait_for()
+    tab.page.get_by_label("Password").fill(PASSWORD)
+    tab.page.get_by_role("button", name="Log in").click()
+    tab.page.wait_for_url(board)
+    tab.page.get_by_role("heading", level=2, name="Done").wait_for()
+
+
+def test_the_board_fits_a_360_px_phone_its_columns_scroll(browser: Browser, server: Release) -> None:
+    phone = Tab(browser, server, viewport={"width": 360, "height": 740})
+    try:
+        sign_up(phone, "phoneuser")
+        create_project(phone, "Phone", "PHN")
+        overflow = phone.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0
+        board_scrolls = phone.page.evaluate(
+            "(() => { const b = document.getElementById('board'); return b.scrollWidth > b.clientWidth; })()"
+        )
+        assert board_scrolls
+    finally:
+        phone.close()
+
+
+def test_a_viewer_sees_the_board_without_edit_controls(browser: Browser, server: Release) -> None:
+    owner = Tab(browser, server)
+    viewer = Tab(browser, server)
+    try:
+        sign_up(owner, "boardowner")
+        board = create_project(owner, "Shared", "SHR")
+        add_task(owner, "To do", "Read me")
+        sign_up(viewer, "onlylooks")
+        status, login = api(
+            server.port, "POST", "/api/v1/auth/login/", {"username": "boardowner", "password": PASSWORD}
+        )
+        assert status == 200, login
+        project = board.rstrip("/").rsplit("/", 1)[1]
+        body = {"email": "onlylooks@example.com", "role": "viewer"}
+        status, added = api(server.port, "POST", f"/api/v1/projects/{project}/members/", body, login["access"])
+        assert status == 201, added
+        viewer.page.goto(board)
+        viewer.page.get_by_role("heading", level=2, name="To do").wait_for()
+        assert column_cards(viewer, "To do") == ["SHR-1 Read me"]
+        assert viewer.page.get_by_label("New task in To do").count() == 0
+        viewer.page.goto("/projects/")
+        viewer.page.get_by_text("viewer · 1 task · 2 members").wait_for()
+    finally:
+        owner.close()
+        viewer.close()

@@ -1,0 +1,205 @@
+// The board page: drawn from one board request (and the project's labels), every user
+// string set as text, never as HTML. Writes go to the REST API with the session cookie and
+// the CSRF token.
+"use strict";
+
+(function () {
+  const root = document.getElementById("board");
+  if (!root) return;
+  const projectId = root.dataset.project;
+  const canEdit = root.dataset.canEdit === "true";
+  const message = document.getElementById("board-message");
+  const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0 };
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  async function api(method, path, body) {
+    const response = await fetch("/api/v1/" + path, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      const error = new Error(describe(data) || response.status + " " + response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function describe(data) {
+    if (!data || typeof data !== "object") return "";
+    if (typeof data.detail === "string") return data.detail;
+    return Object.entries(data)
+      .map(([field, messages]) => field + ": " + [].concat(messages).join(" "))
+      .join("; ");
+  }
+
+  function say(text, kind) {
+    message.textContent = text;
+    message.className = "message" + (kind ? " " + kind : "");
+  }
+
+  function el(tag, attributes, children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === "text") node.textContent = value;
+      else if (name === "class") node.className = value;
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    for (const child of children || []) if (child) node.append(child);
+    return node;
+  }
+
+  function initials(user) {
+    const name = (user.full_name || user.username || "?").trim();
+    const parts = name.split(/\s+/).filter(Boolean);
+    return ((parts[0] || "?")[0] + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
+  }
+
+  function today() {
+    const now = new Date();
+    return new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  }
+
+  function subtaskCount(task) {
+    let count = 0;
+    for (const other of state.tasks.values()) if (other.parent === task.id) count += 1;
+    return count;
+  }
+
+  function card(task) {
+    const meta = el("div", { class: "card-meta" });
+    if (task.priority && task.priority !== "none") {
+      meta.append(el("span", { class: "priority priority-" + task.priority, text: task.priority }));
+    }
+    if (task.story_points !== null && task.story_points !== undefined) {
+      meta.append(el("span", { class: "points", title: "Story points", text: task.story_points + " pt" }));
+    }
+    if (task.due_date) {
+      const overdue = !task.is_done && new Date(task.due_date + "T00:00:00") < today();
+      meta.append(
+        el("span", {
+          class: "due" + (overdue ? " overdue" : ""),
+          text: (overdue ? "Overdue " : "Due ") + task.due_date,
+        }),
+      );
+    }
+    const subtasks = subtaskCount(task);
+    if (subtasks) meta.append(el("span", { class: "subtasks", text: subtasks + " subtask" + (subtasks > 1 ? "s" : "") }));
+    const labels = el("ul", { class: "labels", "aria-label": "Labels" });
+    for (const id of task.labels || []) {
+      const label = state.labels.get(id);
+      if (!label) continue;
+      const chip = el("li", { class: "label", text: label.name });
+      // CSSOM, not a style attribute: the CSP allows no inline styles.
+      if (/^#[0-9a-fA-F]{6}$/.test(label.color)) chip.style.setProperty("--label-color", label.color);
+      labels.append(chip);
+    }
+    const assignee = task.assignee_detail
+      ? el("span", {
+          class: "avatar",
+          title: task.assignee_detail.full_name || task.assignee_detail.username,
+          "aria-label": "Assigned to " + (task.assignee_detail.full_name || task.assignee_detail.username),
+          text: initials(task.assignee_detail),
+        })
+      : null;
+    return el(
+      "li",
+      { class: "task-card", "data-task": task.id, "aria-label": task.key + " " + task.title },
+      [
+        el("div", { class: "card-top" }, [el("span", { class: "key", text: task.key }), assignee]),
+        el("p", { class: "title", text: task.title }),
+        labels.childElementCount ? labels : null,
+        meta.childElementCount ? meta : null,
+      ],
+    );
+  }
+
+  function quickAdd(column) {
+    const id = "add-" + column.id;
+    const input = el("input", { id: id, name: "title", maxlength: "500", placeholder: "Add a task", autocomplete: "off" });
+    const form = el("form", { class: "quick-add" }, [
+      el("label", { for: id, class: "visually-hidden", text: "New task in " + column.name }),
+      input,
+      el("button", { type: "submit", class: "button", text: "Add" }),
+    ]);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const title = input.value.trim();
+      if (!title) return;
+      input.disabled = true;
+      try {
+        const task = await api("POST", "tasks/", { project: projectId, column: column.id, title: title });
+        state.tasks.set(task.id, task);
+        input.value = "";
+        render();
+        say("Added " + task.key + ".");
+      } catch (error) {
+        say("Could not add the task: " + error.message, "error");
+      } finally {
+        input.disabled = false;
+        const again = document.getElementById(id);
+        if (again) again.focus();
+      }
+    });
+    return form;
+  }
+
+  function render() {
+    root.replaceChildren();
+    for (const column of state.columns) {
+      const tasks = [...state.tasks.values()]
+        .filter((task) => task.column === column.id)
+        .sort((a, b) => a.position - b.position);
+      const over = column.wip_limit !== null && tasks.length > column.wip_limit;
+      const headingId = "column-" + column.id;
+      const count = column.wip_limit !== null ? tasks.length + " / " + column.wip_limit : String(tasks.length);
+      const heading = el("h2", { id: headingId }, [
+        el("span", { class: "column-name", text: column.name }),
+        el("span", {
+          class: "count" + (over ? " over-limit" : ""),
+          title: column.wip_limit !== null ? "Tasks / WIP limit" : "Tasks",
+          text: count + (over ? " over the limit" : ""),
+        }),
+      ]);
+      const list = el("ul", { class: "cards", "aria-label": column.name });
+      for (const task of tasks) list.append(card(task));
+      root.append(
+        el("section", { class: "column" + (column.is_done ? " done" : "") + (over ? " over" : ""), "data-column": column.id }, [
+          heading,
+          list,
+          canEdit ? quickAdd(column) : null,
+        ]),
+      );
+    }
+    root.setAttribute("aria-busy", "false");
+  }
+
+  async function load() {
+    try {
+      const [board, labels] = await Promise.all([
+        api("GET", "projects/" + projectId + "/board/"),
+        api("GET", "projects/" + projectId + "/labels/?page_size=100"),
+      ]);
+      state.lastSeq = board.last_seq;
+      state.columns = board.columns.map(({ tasks, ...column }) => column);
+      state.tasks = new Map();
+      for (const column of board.columns) for (const task of column.tasks) state.tasks.set(task.id, task);
+      state.labels = new Map((labels.results || labels).map((label) => [label.id, label]));
+      render();
+    } catch (error) {
+      root.setAttribute("aria-busy", "false");
+      say("Could not load the board: " + error.message, "error");
+    }
+  }
+
+  load();
+})();

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("signup/", views.signup, name="signup"),
+    path("logout/", views.logout_view, name="logout"),
+    path("projects/", views.projects, name="projects"),
+    path("projects/<uuid:project_id>/", views.board, name="board"),
+]

@@ -1,0 +1,137 @@
+"""Pages of the web app. Reads go through the same selectors as the API, writes through
+the same services; the board itself is drawn by static/web/board.js from one board
+request, and kept live over the socket."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, OuterRef, Subquery
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import services as account_services
+from accounts.serializers import RegisterSerializer
+from accounts.throttling import limit_login_attempts
+from tasks import selectors
+from tasks.models import Membership, Project, Task
+from tasks.permissions import Action, has_role
+from tasks.serializers.projects import ProjectCreateSerializer
+from tasks.services import projects as project_services
+from timetodo.errors import DomainError
+from web.security import page
+
+
+def count_of(model: type[Task] | type[Membership]) -> Subquery:
+    rows = model.objects.filter(project=OuterRef("pk")).order_by().values("project")
+    return Subquery(rows.annotate(n=Count("*")).values("n")[:1])
+
+
+def form_errors(errors: Any) -> dict[str, list[str]]:
+    """A serializer's or a domain error's messages by field, as strings."""
+    return {field: [str(message) for message in messages] for field, messages in dict(errors).items()}
+
+
+@page
+def home(request: HttpRequest) -> HttpResponseBase:
+    if request.user.is_authenticated:
+        return redirect("web:projects")
+    return render(request, "web/landing.html")
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "web/login.html"
+    redirect_authenticated_user = True
+
+    def get_redirect_url(self, request: HttpRequest | None = None) -> str:
+        """`next` only when it is a path on this site ("/x", never "//host" or "https://...")."""
+        target = self.request.POST.get("next", self.request.GET.get("next", ""))
+        if target.startswith("/") and not target.startswith(("//", "/\\")):
+            return str(super().get_redirect_url())  # (Django's takes no request; its stubs say it may)
+        return ""
+
+    def get_default_redirect_url(self) -> str:
+        return "/projects/"
+
+
+login_view = page(limit_login_attempts(LoginView.as_view()))
+
+
+@page
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponseBase:
+    if request.user.is_authenticated:
+        return redirect("web:projects")
+    values = {name: request.POST.get(name, "") for name in ("email", "username", "password", "full_name")}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        serializer = RegisterSerializer(data=values)
+        if serializer.is_valid():
+            data = serializer.validated_data
+            try:
+                user = account_services.user_register(
+                    email=data["email"],
+                    username=data["username"],
+                    password=data["password"],
+                    full_name=data["full_name"],
+                )
+            except DomainError as error:
+                errors = form_errors(error.body())
+            else:
+                login(request, user, backend=settings.AUTHENTICATION_BACKENDS[0])
+                return redirect("web:projects")
+        else:
+            errors = form_errors(serializer.errors)
+    values.pop("password")
+    return render(request, "web/signup.html", {"values": values, "errors": errors}, status=400 if errors else 200)
+
+
+@page
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponseBase:
+    return auth_views.LogoutView.as_view(next_page="/")(request)
+
+
+@page
+@login_required
+@require_http_methods(["GET", "POST"])
+def projects(request: HttpRequest) -> HttpResponseBase:
+    values = {"name": request.POST.get("name", ""), "key": request.POST.get("key", "")}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        serializer = ProjectCreateSerializer(data=values)
+        if serializer.is_valid():
+            try:
+                project = project_services.project_create(
+                    actor=request.user,  # type: ignore[arg-type]
+                    name=serializer.validated_data["name"],
+                    key=serializer.validated_data["key"],
+                )
+            except DomainError as error:
+                errors = form_errors(error.body())
+            else:
+                return redirect("web:board", project_id=project.pk)
+        else:
+            errors = form_errors(serializer.errors)
+    listing = selectors.projects_for_user(user=request.user).annotate(  # type: ignore[arg-type]
+        task_count=count_of(Task), member_count=count_of(Membership)
+    )
+    context = {"projects": listing, "values": values, "errors": errors}
+    return render(request, "web/projects.html", context, status=400 if errors else 200)
+
+
+@page
+@login_required
+def board(request: HttpRequest, project_id: UUID) -> HttpResponse:
+    try:
+        project, role = selectors.with_role(user=request.user, queryset=Project.objects.all(), pk=project_id)  # type: ignore[arg-type]
+    except DomainError:
+        raise Http404("No such project.") from None
+    context = {"project": project, "role": role, "can_edit": has_role(role, Action.EDIT_TASKS.minimum)}
+    return render(request, "web/board.html", context)
