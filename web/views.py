@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import services as account_services
 from accounts.serializers import RegisterSerializer
@@ -39,6 +39,7 @@ def form_errors(errors: Any) -> dict[str, list[str]]:
 
 
 @page
+@require_safe
 def home(request: HttpRequest) -> HttpResponseBase:
     if request.user.is_authenticated:
         return redirect("web:projects")
@@ -46,6 +47,7 @@ def home(request: HttpRequest) -> HttpResponseBase:
 
 
 class LoginView(auth_views.LoginView):
+    http_method_names = ["get", "post", "head", "options"]
     template_name = "web/login.html"
     redirect_authenticated_user = True
 
@@ -128,6 +130,7 @@ def projects(request: HttpRequest) -> HttpResponseBase:
 
 @page
 @login_required
+@require_safe
 def board(request: HttpRequest, project_id: UUID) -> HttpResponse:
     try:
         project, role = selectors.with_role(user=request.user, queryset=Project.objects.all(), pk=project_id)  # type: ignore[arg-type]

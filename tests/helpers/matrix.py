@@ -126,6 +126,23 @@ MATRIX: dict[tuple[str, str], list[Row]] = {
     ],
     ("/api-auth/login/", "PUT"): [Row("login form (PUT is POST)", lambda t: ("/api-auth/login/", {}), everyone(200))],
     ("/api-auth/logout/", "POST"): [Row("session logout", lambda t: ("/api-auth/logout/", {}), everyone(200))],
+    # The web app's pages: a bearer token opens no page (sessions only), so every API client
+    # is a visitor there; roles on pages are tested in tests/web/test_pages.py.
+    ("/", "GET"): [Row("landing page", lambda t: ("/", {}), everyone(200))],
+    ("/", "HEAD"): [Row("landing page", lambda t: ("/", {}), everyone(200))],
+    ("/login/", "GET"): [Row("log-in page", lambda t: ("/login/", {}), everyone(200))],
+    ("/login/", "POST"): [Row("log-in form, nothing filled", lambda t: ("/login/", {}), everyone(200))],
+    ("/signup/", "GET"): [Row("sign-up page", lambda t: ("/signup/", {}), everyone(200))],
+    ("/signup/", "POST"): [Row("sign-up form, nothing filled", lambda t: ("/signup/", {}), everyone(400))],
+    ("/logout/", "POST"): [Row("log out", lambda t: ("/logout/", {}), everyone(302))],
+    ("/projects/", "GET"): [Row("projects page: log in first", lambda t: ("/projects/", {}), everyone(302))],
+    ("/projects/", "POST"): [Row("new project form: log in first", lambda t: ("/projects/", {}), everyone(302))],
+    ("/projects/<uuid:project_id>/", "GET"): [
+        Row("board page: log in first", lambda t: (f"/projects/{t.project.pk}/", {}), everyone(302))
+    ],
+    ("/projects/<uuid:project_id>/", "HEAD"): [
+        Row("board page: log in first", lambda t: (f"/projects/{t.project.pk}/", {}), everyone(302))
+    ],
     # Accounts
     (API + "auth/register/", "POST"): [
         Row(

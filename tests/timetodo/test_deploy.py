@@ -114,7 +114,7 @@ class Migration(migrations.Migration):
 
 
 def copy_of_the_code(root: Path) -> Path:
-    for package in ("accounts", "realtime", "tasks", "timetodo"):
+    for package in sorted(path.parent.name for path in ROOT.glob("*/apps.py")):  # every app, timetodo too
         shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(ROOT / "manage.py", root / "manage.py")
     return root

@@ -92,6 +92,10 @@ class Tab:
         if message.type == "error":  # CSP refusals and failed loads land here
             self.problems.append(f"console: {message.text}")
 
+    def forgive(self, status: int) -> None:
+        """The browser logs a refused request (an expected 412, say) as a console error."""
+        self.problems = [p for p in self.problems if f"status of {status} " not in p]
+
     def close(self) -> None:
         self.context.close()
         assert not self.problems, self.problems
@@ -206,8 +210,71 @@ def test_a_viewer_sees_the_board_without_edit_controls(browser: Browser, server:
         viewer.page.get_by_role("heading", level=2, name="To do").wait_for()
         assert column_cards(viewer, "To do") == ["SHR-1 Read me"]
         assert viewer.page.get_by_label("New task in To do").count() == 0
+        assert viewer.page.get_by_label("Move SHR-1 to").count() == 0
+        assert viewer.page.evaluate("typeof Sortable") == "undefined"  # no dragging either
         viewer.page.goto("/projects/")
         viewer.page.get_by_text("viewer · 1 task · 2 members").wait_for()
     finally:
         owner.close()
         viewer.close()
+
+
+def drag(tab: Tab, card: str, column: str) -> None:
+    """Press on a card, move in small steps (SortableJS's pointer fallback) and drop it at
+    the end of a column."""
+    source = tab.page.get_by_role("listitem", name=card)
+    target = tab.page.get_by_role("list", name=column, exact=True)
+    start, end = source.bounding_box(), target.bounding_box()
+    assert start is not None
+    assert end is not None
+    x, y = start["x"] + start["width"] / 2, start["y"] + 12
+    tab.page.mouse.move(x, y)
+    tab.page.mouse.down()
+    tab.page.mouse.move(x + 8, y + 8, steps=4)
+    tab.page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] - 4, steps=25)
+    tab.page.mouse.up()
+
+
+def task_id_of(tab: Tab, card: str) -> str:
+    return str(tab.page.get_by_role("listitem", name=card).get_attribute("data-task"))
+
+
+def test_drag_a_card_to_another_column_and_it_stays_there(tab: Tab) -> None:
+    sign_up(tab, "dragger")
+    create_project(tab, "Drag", "DRG")
+    add_task(tab, "To do", "First")
+    add_task(tab, "To do", "Second")
+    drag(tab, "DRG-1 First", "Review")
+    expect(tab.page.get_by_role("status")).to_have_text("Moved DRG-1 to Review.")
+    assert column_cards(tab, "Review") == ["DRG-1 First"]
+    tab.page.reload()
+    tab.page.get_by_role("heading", level=2, name="Review").wait_for()
+    assert column_cards(tab, "Review") == ["DRG-1 First"]
+    assert column_cards(tab, "To do") == ["DRG-2 Second"]
+
+
+def test_a_card_moves_without_a_mouse(tab: Tab) -> None:
+    sign_up(tab, "keyboarder")
+    create_project(tab, "Keys", "KEY")
+    add_task(tab, "To do", "By keyboard")
+    tab.page.get_by_label("Move KEY-1 to").select_option(label="Done")
+    expect(tab.page.get_by_role("status")).to_have_text("Moved KEY-1 to Done.")
+    tab.page.reload()
+    tab.page.get_by_role("heading", level=2, name="Done").wait_for()
+    assert column_cards(tab, "Done") == ["KEY-1 By keyboard"]
+
+
+def test_a_move_of_a_card_someone_else_changed_goes_back_and_says_why(tab: Tab, server: Release) -> None:
+    sign_up(tab, "slowpoke")
+    create_project(tab, "Race", "RCE")
+    add_task(tab, "To do", "Contended")
+    task = task_id_of(tab, "RCE-1 Contended")
+    credentials = {"username": "slowpoke", "password": PASSWORD}
+    _, login = api(server.port, "POST", "/api/v1/auth/login/", credentials)
+    status, _ = api(server.port, "PATCH", f"/api/v1/tasks/{task}/", {"title": "Changed elsewhere"}, login["access"])
+    assert status == 200
+    drag(tab, "RCE-1 Contended", "Done")
+    expect(tab.page.get_by_role("status")).to_contain_text("Someone else changed RCE-1 meanwhile")
+    assert column_cards(tab, "To do") == ["RCE-1 Changed elsewhere"]  # the truth: not moved, new title
+    assert column_cards(tab, "Done") == []
+    tab.forgive(412)

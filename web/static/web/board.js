@@ -16,11 +16,12 @@
     return match ? decodeURIComponent(match[1]) : "";
   }
 
-  async function api(method, path, body) {
+  async function api(method, path, body, extraHeaders) {
+    const headers = { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" };
     const response = await fetch("/api/v1/" + path, {
       method: method,
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      headers: Object.assign(headers, extraHeaders || {}),
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -28,9 +29,73 @@
     if (!response.ok) {
       const error = new Error(describe(data) || response.status + " " + response.statusText);
       error.status = response.status;
+      error.data = data;
       throw error;
     }
     return data;
+  }
+
+  // Moves carry the version the card was drawn from: a card someone else changed since is
+  // refused (412), and the board goes back to the truth with a word of why.
+  async function move(taskId, columnId, neighbours) {
+    const task = state.tasks.get(taskId);
+    if (!task) return;
+    const body = { column: columnId };
+    if (neighbours.before) body.before = neighbours.before;
+    else if (neighbours.after) body.after = neighbours.after;
+    try {
+      const moved = await api("POST", "tasks/" + taskId + "/move/", body, { "If-Match": '"' + task.version + '"' });
+      state.tasks.set(moved.id, moved);
+      render();
+      const column = state.columns.find((c) => c.id === moved.column);
+      say("Moved " + moved.key + (column ? " to " + column.name : "") + ".");
+    } catch (error) {
+      await load();
+      if (error.status === 412 || error.status === 409) {
+        say("Someone else changed " + task.key + " meanwhile: the board shows it as it is now.", "error");
+      } else {
+        say("Could not move " + task.key + ": " + error.message, "error");
+      }
+    }
+  }
+
+  function moveControl(task) {
+    const id = "move-" + task.id;
+    const select = el("select", { id: id, class: "move-to" });
+    for (const column of state.columns) {
+      const option = el("option", { value: column.id, text: column.name });
+      if (column.id === task.column) option.selected = true;
+      select.append(option);
+    }
+    select.addEventListener("change", () => move(task.id, select.value, {}));
+    return el("span", { class: "move" }, [
+      el("label", { for: id, class: "visually-hidden", text: "Move " + task.key + " to" }),
+      select,
+    ]);
+  }
+
+  function neighboursOf(item) {
+    const next = item.nextElementSibling;
+    const previous = item.previousElementSibling;
+    if (next && next.dataset.task) return { before: next.dataset.task };
+    if (previous && previous.dataset.task) return { after: previous.dataset.task };
+    return {};
+  }
+
+  function sortable(list) {
+    if (!canEdit || typeof Sortable === "undefined") return;
+    Sortable.create(list, {
+      group: "board",
+      animation: 120,
+      forceFallback: true, // pointer events: the same on touch screens, mice and in tests
+      filter: "select, input, button, label",
+      preventOnFilter: false,
+      onEnd: (event) => {
+        if (event.from === event.to && event.oldIndex === event.newIndex) return;
+        const columnId = event.to.closest("[data-column]").dataset.column;
+        move(event.item.dataset.task, columnId, neighboursOf(event.item));
+      },
+    });
   }
 
   function describe(data) {
@@ -119,6 +184,7 @@
         el("p", { class: "title", text: task.title }),
         labels.childElementCount ? labels : null,
         meta.childElementCount ? meta : null,
+        canEdit ? moveControl(task) : null,
       ],
     );
   }
@@ -172,6 +238,7 @@
       ]);
       const list = el("ul", { class: "cards", "aria-label": column.name });
       for (const task of tasks) list.append(card(task));
+      sortable(list);
       root.append(
         el("section", { class: "column" + (column.is_done ? " done" : "") + (over ? " over" : ""), "data-column": column.id }, [
           heading,
