@@ -9,14 +9,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, WebSocketRoute, expect, sync_playwright
 
 from tests.timetodo.test_deploy import api
 from tests.timetodo.test_server import ROOT, Release, base_environ, manage, scratch_database, start_release
@@ -39,6 +42,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "SECURE_SSL_REDIRECT": "0",  # plain http on localhost, which Chromium treats as secure
             "STATIC_ROOT": str(tmp_path / "static"),
             "THROTTLE_REGISTER_RATE": "1000/hour",
+            "LOGIN_RATE": "1000/m",  # every test logs in from 127.0.0.1
         }
         manage(environ, "migrate", "--noinput", "-v0")
         collected = subprocess.run(
@@ -219,6 +223,30 @@ def test_a_viewer_sees_the_board_without_edit_controls(browser: Browser, server:
         viewer.close()
 
 
+class Line:
+    """The page's socket, routed through Playwright so a test can cut it and refuse
+    reconnections until `restore()`."""
+
+    def __init__(self, tab: Tab) -> None:
+        self.away = threading.Event()
+        self.routes: list[WebSocketRoute] = []
+        tab.page.route_web_socket(re.compile(r"/ws/$"), self.route)
+
+    def route(self, socket: WebSocketRoute) -> None:
+        if self.away.is_set():
+            socket.close(code=1011, reason="refused by the test")
+            return
+        socket.connect_to_server()
+        self.routes.append(socket)
+
+    def cut(self) -> None:
+        self.away.set()
+        self.routes[-1].close(code=1011, reason="cut by the test")
+
+    def restore(self) -> None:
+        self.away.clear()
+
+
 def drag(tab: Tab, card: str, column: str) -> None:
     """Press on a card, move in small steps (SortableJS's pointer fallback) and drop it at
     the end of a column."""
@@ -265,9 +293,14 @@ def test_a_card_moves_without_a_mouse(tab: Tab) -> None:
 
 
 def test_a_move_of_a_card_someone_else_changed_goes_back_and_says_why(tab: Tab, server: Release) -> None:
+    """The other change has not reached this page (its socket is cut): the move carries a
+    stale version and is refused."""
+    line = Line(tab)
     sign_up(tab, "slowpoke")
-    create_project(tab, "Race", "RCE")
+    board = create_project(tab, "Race", "RCE")
     add_task(tab, "To do", "Contended")
+    open_board(tab, board)
+    line.cut()
     task = task_id_of(tab, "RCE-1 Contended")
     credentials = {"username": "slowpoke", "password": PASSWORD}
     _, login = api(server.port, "POST", "/api/v1/auth/login/", credentials)
@@ -278,3 +311,111 @@ def test_a_move_of_a_card_someone_else_changed_goes_back_and_says_why(tab: Tab, 
     assert column_cards(tab, "To do") == ["RCE-1 Changed elsewhere"]  # the truth: not moved, new title
     assert column_cards(tab, "Done") == []
     tab.forgive(412)
+
+
+def member_tab(browser: Browser, server: Release, owner: str, project: str, name: str) -> Tab:
+    """A second person, signed up in a browser of their own and made a member by the owner."""
+    tab = Tab(browser, server)
+    sign_up(tab, name)
+    _, login = api(server.port, "POST", "/api/v1/auth/login/", {"username": owner, "password": PASSWORD})
+    body = {"email": f"{name}@example.com", "role": "member"}
+    status, added = api(server.port, "POST", f"/api/v1/projects/{project}/members/", body, login["access"])
+    assert status == 201, added
+    return tab
+
+
+def owner_token(server: Release, owner: str) -> str:
+    _, login = api(server.port, "POST", "/api/v1/auth/login/", {"username": owner, "password": PASSWORD})
+    return str(login["access"])
+
+
+def open_board(tab: Tab, board: str) -> None:
+    tab.page.goto(board)
+    expect(tab.page.locator("#live-state")).to_have_text("Live")
+
+
+def test_two_people_on_one_board_see_each_others_changes_within_a_second(browser: Browser, server: Release) -> None:
+    ada = Tab(browser, server)
+    sign_up(ada, "liveada")
+    board = create_project(ada, "Live", "LIV")
+    project = board.rstrip("/").rsplit("/", 1)[1]
+    grace = member_tab(browser, server, "liveada", project, "livegrace")
+    try:
+        add_task(ada, "To do", "Seen by both")
+        open_board(grace, board)
+        open_board(ada, board)
+        # A move in one tab appears in the other, no reload.
+        drag(ada, "LIV-1 Seen by both", "In progress")
+        in_progress = grace.page.get_by_role("list", name="In progress", exact=True).get_by_role("listitem")
+        expect(in_progress).to_have_count(1, timeout=1000)
+        # A new task, and its edit through the API, appear too; and the writer's own tab
+        # shows its change once (its answer and its event are the same version).
+        add_task(grace, "To do", "From Grace")
+        expect(ada.page.get_by_role("listitem", name="LIV-2 From Grace")).to_have_count(1, timeout=1000)
+        task = task_id_of(ada, "LIV-2 From Grace")
+        token = owner_token(server, "liveada")
+        status, _ = api(server.port, "PATCH", f"/api/v1/tasks/{task}/", {"title": "Renamed"}, token)
+        assert status == 200
+        for tab in (ada, grace):
+            expect(tab.page.get_by_role("listitem", name="LIV-2 Renamed")).to_have_count(1, timeout=1000)
+        # A deletion disappears.
+        status, _ = api(server.port, "DELETE", f"/api/v1/tasks/{task}/", None, token)
+        assert status == 204
+        expect(grace.page.get_by_role("listitem", name="LIV-2 Renamed")).to_have_count(0, timeout=1000)
+        assert column_cards(grace, "To do") == []
+    finally:
+        ada.close()
+        grace.close()
+
+
+def live_board_of_my_own(tab: Tab, server: Release, name: str, key: str) -> tuple[str, str]:
+    """Sign up, create a project, open its live board: the project's id and an API token."""
+    sign_up(tab, name)
+    board = create_project(tab, key.title(), key)
+    open_board(tab, board)
+    return board.rstrip("/").rsplit("/", 1)[1], owner_token(server, name)
+
+
+def test_a_dropped_socket_reconnects_and_misses_nothing(browser: Browser, server: Release) -> None:
+    """The page's socket is cut and its reconnections refused for a while; changes made
+    meanwhile arrive after the automatic reconnect, in order."""
+    tab = Tab(browser, server)
+    line = Line(tab)
+    try:
+        project, token = live_board_of_my_own(tab, server, "dropped", "DRP")
+        line.cut()
+        expect(tab.page.locator("#live-state")).to_have_text("Reconnecting…")
+        for number in range(1, 4):
+            status, _ = api(
+                server.port, "POST", "/api/v1/tasks/", {"project": project, "title": f"Away {number}"}, token
+            )
+            assert status == 201
+        assert column_cards(tab, "To do") == []  # nothing can arrive yet
+        line.restore()
+        expect(tab.page.locator("#live-state")).to_have_text("Live", timeout=15_000)
+        cards = tab.page.get_by_role("list", name="To do", exact=True).get_by_role("listitem")
+        expect(cards).to_have_count(3, timeout=5000)
+        assert column_cards(tab, "To do") == [f"DRP-{n} Away {n}" for n in range(1, 4)]
+    finally:
+        tab.close()
+
+
+def test_a_restart_while_the_board_is_open_reconnects_to_the_new_process(browser: Browser, server: Release) -> None:
+    tab = Tab(browser, server)
+    sockets: list[object] = []
+    tab.page.on("websocket", lambda socket: sockets.append(socket))
+    try:
+        project, token = live_board_of_my_own(tab, server, "restarted", "RST")
+        opened = len(sockets)
+        drained = server.log.read_text().count("drained in")
+        server.process.send_signal(signal.SIGHUP)  # the old process closes the socket with 1012
+        deadline = time.monotonic() + 60
+        while server.log.read_text().count("drained in") == drained or len(sockets) == opened:
+            assert time.monotonic() < deadline, server.log.read_text()
+            tab.page.wait_for_timeout(100)  # (Playwright delivers the page's events while it waits)
+        expect(tab.page.locator("#live-state")).to_have_text("Live", timeout=15_000)
+        status, _ = api(server.port, "POST", "/api/v1/tasks/", {"project": project, "title": "After"}, token)
+        assert status == 201
+        expect(tab.page.get_by_role("listitem", name="RST-1 After")).to_have_count(1, timeout=1000)
+    finally:
+        tab.close()

@@ -45,7 +45,7 @@
     else if (neighbours.after) body.after = neighbours.after;
     try {
       const moved = await api("POST", "tasks/" + taskId + "/move/", body, { "If-Match": '"' + task.version + '"' });
-      state.tasks.set(moved.id, moved);
+      upsert(moved);
       render();
       const column = state.columns.find((c) => c.id === moved.column);
       say("Moved " + moved.key + (column ? " to " + column.name : "") + ".");
@@ -189,6 +189,16 @@
     );
   }
 
+  // One place where a task's new state lands, from our own answers and from the socket
+  // alike: an older or equal version never overwrites a newer one, so our own change is
+  // not applied twice when its event arrives.
+  function upsert(task) {
+    const known = state.tasks.get(task.id);
+    if (known && known.version >= task.version) return false;
+    state.tasks.set(task.id, task);
+    return true;
+  }
+
   function quickAdd(column) {
     const id = "add-" + column.id;
     const input = el("input", { id: id, name: "title", maxlength: "500", placeholder: "Add a task", autocomplete: "off" });
@@ -204,7 +214,7 @@
       input.disabled = true;
       try {
         const task = await api("POST", "tasks/", { project: projectId, column: column.id, title: title });
-        state.tasks.set(task.id, task);
+        upsert(task);
         input.value = "";
         render();
         say("Added " + task.key + ".");
@@ -268,5 +278,107 @@
     }
   }
 
-  load();
+  // -- live: one socket per tab, the protocol of docs/api.md "WebSocket" -------------------
+
+  const liveState = document.getElementById("live-state");
+  const live = { socket: null, attempts: 0, timer: null, subscribed: false, stopped: false };
+
+  function showLive(kind, text) {
+    liveState.dataset.state = kind;
+    liveState.textContent = text;
+  }
+
+  function subscribe() {
+    const frame = { type: "subscribe", project: projectId, since: state.lastSeq };
+    live.socket.send(JSON.stringify(frame));
+  }
+
+  function applyEvent(frame) {
+    if (frame.seq <= state.lastSeq) return; // a replay of something we have
+    if (frame.seq !== state.lastSeq + 1) {
+      subscribe(); // a gap: ask for what is missing, in order
+      return;
+    }
+    state.lastSeq = frame.seq;
+    const [kind, verb] = frame.verb.split(".");
+    let changed = false;
+    if (kind === "task") {
+      if (verb === "deleted") changed = state.tasks.delete(frame.target_id);
+      else if (frame.data) changed = upsert(frame.data);
+    } else if (kind === "column" || kind === "label" || kind === "project") {
+      load(); // rarer changes: the board is read again, in one request
+      return;
+    }
+    if (changed) render();
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "hello":
+        live.attempts = 0;
+        subscribe();
+        break;
+      case "subscribed":
+        live.subscribed = true;
+        showLive("live", "Live");
+        break;
+      case "event":
+        if (frame.project === projectId) applyEvent(frame);
+        break;
+      case "resync_required":
+        load().then(() => subscribe());
+        break;
+      case "unsubscribed":
+        if (frame.reason === "access_revoked") {
+          live.stopped = true;
+          showLive("offline", "No access");
+          say("You no longer have access to this project.", "error");
+          live.socket.close();
+        }
+        break;
+      case "error":
+        if (frame.code === "not_found") {
+          live.stopped = true;
+          showLive("offline", "No access");
+          say("You no longer have access to this project.", "error");
+        }
+        break;
+    }
+  }
+
+  function connect() {
+    if (live.stopped) return;
+    clearTimeout(live.timer);
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(scheme + "//" + location.host + "/ws/");
+    live.socket = socket;
+    live.subscribed = false;
+    socket.addEventListener("message", (message) => onFrame(JSON.parse(message.data)));
+    socket.addEventListener("close", (event) => {
+      if (live.socket !== socket || live.stopped) return;
+      if (event.code === 4401) {
+        live.stopped = true;
+        showLive("offline", "Signed out");
+        say("Your session has ended: log in again to see live changes.", "error");
+        return;
+      }
+      // A server being replaced says so (1012, 1001): back at once, to another one.
+      const restart = event.code === 1012 || event.code === 1001;
+      const delay = restart ? Math.random() * 250 : Math.min(30000, 500 * 2 ** live.attempts) * (0.5 + Math.random());
+      live.attempts += 1;
+      showLive(navigator.onLine === false ? "offline" : "reconnecting", navigator.onLine === false ? "Offline" : "Reconnecting…");
+      live.timer = setTimeout(connect, delay);
+    });
+  }
+
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible" || live.stopped) return;
+    if (live.socket && live.socket.readyState === WebSocket.OPEN) subscribe(); // catch up on what we may have missed
+    else connect();
+  });
+  window.addEventListener("online", () => {
+    if (!live.socket || live.socket.readyState !== WebSocket.OPEN) connect();
+  });
+
+  load().then(connect);
 })();
