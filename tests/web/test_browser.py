@@ -419,3 +419,53 @@ def test_a_restart_while_the_board_is_open_reconnects_to_the_new_process(browser
         expect(tab.page.get_by_role("listitem", name="RST-1 After")).to_have_count(1, timeout=1000)
     finally:
         tab.close()
+
+
+def visible_cards(tab: Tab) -> list[str]:
+    cards = tab.page.locator(".task-card")
+    return sorted(cards.nth(index).get_attribute("aria-label") or "" for index in range(cards.count()))
+
+
+def test_filters_narrow_the_board_without_a_reload_and_apply_to_live_changes(tab: Tab, server: Release) -> None:
+    project, token = live_board_of_my_own(tab, server, "filterer", "FLT")
+    _, login = api(server.port, "POST", "/api/v1/auth/login/", {"username": "filterer", "password": PASSWORD})
+    me = login["user"]["id"]
+    bug = {"name": "bug", "color": "#d03030"}
+    status, label = api(server.port, "POST", f"/api/v1/projects/{project}/labels/", bug, token)
+    assert status == 201, label
+    tasks = [
+        {"project": project, "title": "Alpha fix", "assignee": me, "labels": [label["id"]]},
+        {"project": project, "title": "Beta docs", "priority": "high", "description": "mentions alpha"},
+        {"project": project, "title": "Gamma"},
+    ]
+    for body in tasks:
+        status, created = api(server.port, "POST", "/api/v1/tasks/", body, token)
+        assert status == 201, created
+    expect(tab.page.locator(".task-card")).to_have_count(3)
+    tab.page.reload()  # (the label list is read with the board)
+    expect(tab.page.locator("#live-state")).to_have_text("Live")
+    requests: list[str] = []
+    tab.page.on("request", lambda request: requests.append(request.url))
+
+    tab.page.get_by_label("Text").fill("alpha")  # title or description
+    assert visible_cards(tab) == ["FLT-1 Alpha fix", "FLT-2 Beta docs"]
+    expect(tab.page.get_by_role("heading", level=2, name="To do")).to_contain_text("2 of 3")
+    tab.page.get_by_label("Text").fill("")
+    tab.page.get_by_label("Only my tasks").check()
+    assert visible_cards(tab) == ["FLT-1 Alpha fix"]
+    tab.page.get_by_label("Only my tasks").uncheck()
+    tab.page.get_by_label("Priority").select_option("high")
+    assert visible_cards(tab) == ["FLT-2 Beta docs"]
+    tab.page.get_by_label("Priority").select_option("")
+    tab.page.get_by_label("Label", exact=True).select_option(label="bug")
+    assert visible_cards(tab) == ["FLT-1 Alpha fix"]
+    assert requests == []  # all of it without a request
+
+    # A change arriving live is filtered too.
+    status, _ = api(server.port, "POST", "/api/v1/tasks/", {"project": project, "title": "Delta, no label"}, token)
+    assert status == 201
+    body = {"project": project, "title": "Epsilon bug", "labels": [label["id"]]}
+    status, _ = api(server.port, "POST", "/api/v1/tasks/", body, token)
+    assert status == 201
+    expect(tab.page.locator(".task-card")).to_have_count(2, timeout=1000)
+    assert visible_cards(tab) == ["FLT-1 Alpha fix", "FLT-5 Epsilon bug"]

@@ -8,6 +8,8 @@
   if (!root) return;
   const projectId = root.dataset.project;
   const canEdit = root.dataset.canEdit === "true";
+  const me = root.dataset.user;
+  const filters = document.getElementById("board-filters");
   const message = document.getElementById("board-message");
   const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0 };
 
@@ -229,15 +231,40 @@
     return form;
   }
 
+  // Filters apply to what is on the page: no request, and live changes are filtered too.
+  function shown(task) {
+    const wanted = new FormData(filters);
+    if (wanted.get("mine") && task.assignee !== me) return false;
+    if (wanted.get("label") && !(task.labels || []).includes(wanted.get("label"))) return false;
+    if (wanted.get("priority") && task.priority !== wanted.get("priority")) return false;
+    const text = String(wanted.get("text") || "").trim().toLowerCase();
+    if (text && !(task.key + " " + task.title + " " + (task.description || "")).toLowerCase().includes(text)) return false;
+    return true;
+  }
+
+  function labelFilter() {
+    const select = filters.elements.namedItem("label");
+    const chosen = select.value;
+    select.replaceChildren(el("option", { value: "", text: "Any" }));
+    for (const label of state.labels.values()) {
+      const option = el("option", { value: label.id, text: label.name });
+      if (label.id === chosen) option.selected = true;
+      select.append(option);
+    }
+  }
+
   function render() {
     root.replaceChildren();
+    const filtering = [...new FormData(filters).values()].some((value) => value !== "");
     for (const column of state.columns) {
-      const tasks = [...state.tasks.values()]
+      const all = [...state.tasks.values()]
         .filter((task) => task.column === column.id)
         .sort((a, b) => a.position - b.position);
-      const over = column.wip_limit !== null && tasks.length > column.wip_limit;
+      const tasks = all.filter(shown);
+      const over = column.wip_limit !== null && all.length > column.wip_limit;
       const headingId = "column-" + column.id;
-      const count = column.wip_limit !== null ? tasks.length + " / " + column.wip_limit : String(tasks.length);
+      const total = column.wip_limit !== null ? all.length + " / " + column.wip_limit : String(all.length);
+      const count = filtering ? tasks.length + " of " + total : total;
       const heading = el("h2", { id: headingId }, [
         el("span", { class: "column-name", text: column.name }),
         el("span", {
@@ -248,7 +275,7 @@
       ]);
       const list = el("ul", { class: "cards", "aria-label": column.name });
       for (const task of tasks) list.append(card(task));
-      sortable(list);
+      if (!filtering) sortable(list); // (dropping between hidden cards would guess the place)
       root.append(
         el("section", { class: "column" + (column.is_done ? " done" : "") + (over ? " over" : ""), "data-column": column.id }, [
           heading,
@@ -271,6 +298,7 @@
       state.tasks = new Map();
       for (const column of board.columns) for (const task of column.tasks) state.tasks.set(task.id, task);
       state.labels = new Map((labels.results || labels).map((label) => [label.id, label]));
+      labelFilter();
       render();
     } catch (error) {
       root.setAttribute("aria-busy", "false");
@@ -379,6 +407,9 @@
   window.addEventListener("online", () => {
     if (!live.socket || live.socket.readyState !== WebSocket.OPEN) connect();
   });
+
+  filters.addEventListener("input", () => render());
+  filters.addEventListener("submit", (event) => event.preventDefault());
 
   load().then(connect);
 })();
