@@ -9,9 +9,6 @@ asyncio here: only state.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-
 # The launcher passes a pipe; a web process writes READY_LINE there once it listens.
 READY_FD_VARIABLE = "TIMETODO_READY_FD"
 READY_LINE = b"ready\n"
@@ -25,34 +22,21 @@ STOP_NOW_SECONDS = 0.5  # after a second signal
 # process directly and through the launcher); a later one means "stop now".
 SAME_REQUEST_SECONDS = 2.0
 
-SERVING = "serving"
 DRAINING = "draining"
 
-
-@dataclass
-class _State:
-    phase: str = SERVING
-    draining_since: float | None = None
-
-
-_state = _State()
+_draining = False
 
 
 def start_draining() -> None:
-    if _state.phase != DRAINING:
-        _state.phase = DRAINING
-        _state.draining_since = time.monotonic()
+    global _draining
+    _draining = True
 
 
 def is_draining() -> bool:
-    return _state.phase == DRAINING
-
-
-def phase() -> str:
-    return _state.phase
+    return _draining
 
 
 def reset() -> None:
     """Back to serving (tests only: a real process never comes back from draining)."""
-    _state.phase = SERVING
-    _state.draining_since = None
+    global _draining
+    _draining = False

@@ -136,13 +136,14 @@
     return new Date(now.getFullYear(), now.getMonth(), now.getDate());
   }
 
-  function subtaskCount(task) {
-    let count = 0;
-    for (const other of state.tasks.values()) if (other.parent === task.id) count += 1;
-    return count;
+  // Counted once per render, not once per card.
+  function subtaskCounts() {
+    const counts = new Map();
+    for (const task of state.tasks.values()) if (task.parent) counts.set(task.parent, (counts.get(task.parent) || 0) + 1);
+    return counts;
   }
 
-  function card(task) {
+  function card(task, subtasks) {
     const meta = el("div", { class: "card-meta" });
     if (task.priority && task.priority !== "none") {
       meta.append(el("span", { class: "priority priority-" + task.priority, text: task.priority }));
@@ -159,7 +160,6 @@
         }),
       );
     }
-    const subtasks = subtaskCount(task);
     if (subtasks) meta.append(el("span", { class: "subtasks", text: subtasks + " subtask" + (subtasks > 1 ? "s" : "") }));
     const labels = el("ul", { class: "labels", "aria-label": "Labels" });
     for (const id of task.labels || []) {
@@ -232,14 +232,24 @@
   }
 
   // Filters apply to what is on the page: no request, and live changes are filtered too.
-  function shown(task) {
+  // The form is read once per render; null when no filter is set.
+  function currentFilter() {
     const wanted = new FormData(filters);
-    if (wanted.get("mine") && task.assignee !== me) return false;
-    if (wanted.get("label") && !(task.labels || []).includes(wanted.get("label"))) return false;
-    if (wanted.get("priority") && task.priority !== wanted.get("priority")) return false;
-    const text = String(wanted.get("text") || "").trim().toLowerCase();
-    if (text && !(task.key + " " + task.title + " " + (task.description || "")).toLowerCase().includes(text)) return false;
-    return true;
+    const filter = {
+      mine: Boolean(wanted.get("mine")),
+      label: wanted.get("label") || "",
+      priority: wanted.get("priority") || "",
+      text: String(wanted.get("text") || "").trim().toLowerCase(),
+    };
+    return filter.mine || filter.label || filter.priority || filter.text ? filter : null;
+  }
+
+  function shown(task, filter) {
+    if (filter.mine && task.assignee !== me) return false;
+    if (filter.label && !(task.labels || []).includes(filter.label)) return false;
+    if (filter.priority && task.priority !== filter.priority) return false;
+    const haystack = task.key + " " + task.title + " " + (task.description || "");
+    return !filter.text || haystack.toLowerCase().includes(filter.text);
   }
 
   function labelFilter() {
@@ -255,12 +265,14 @@
 
   function render() {
     root.replaceChildren();
-    const filtering = [...new FormData(filters).values()].some((value) => value !== "");
+    const filter = currentFilter();
+    const filtering = filter !== null;
+    const subtasks = subtaskCounts();
     for (const column of state.columns) {
       const all = [...state.tasks.values()]
         .filter((task) => task.column === column.id)
         .sort((a, b) => a.position - b.position);
-      const tasks = all.filter(shown);
+      const tasks = filtering ? all.filter((task) => shown(task, filter)) : all;
       const over = column.wip_limit !== null && all.length > column.wip_limit;
       const headingId = "column-" + column.id;
       const total = column.wip_limit !== null ? all.length + " / " + column.wip_limit : String(all.length);
@@ -274,7 +286,7 @@
         }),
       ]);
       const list = el("ul", { class: "cards", "aria-label": column.name });
-      for (const task of tasks) list.append(card(task));
+      for (const task of tasks) list.append(card(task, subtasks.get(task.id) || 0));
       if (!filtering) sortable(list); // (dropping between hidden cards would guess the place)
       root.append(
         el("section", { class: "column" + (column.is_done ? " done" : "") + (over ? " over" : ""), "data-column": column.id }, [
