@@ -90,6 +90,12 @@ wait "$server_pid" || true
 
 echo "docker-smoke: CMD with WEB_CONCURRENCY=2 (Redis at ${REDIS_URL:=redis://127.0.0.1:6379/1})"
 WEB_CONCURRENCY=2 REDIS_URL="$REDIS_URL" serve
+# The HEALTHCHECK passes once one worker listens; wait for the second before SIGTERM, or it
+# (rightly) exits "before serving" instead of draining.
+for _ in $(seq 1 60); do
+  [ "$(grep -c "Listening on TCP address" "$work/daphne.log")" -ge 2 ] && break
+  sleep 0.5
+done
 kill -TERM "$server_pid"
 if ! wait "$server_pid"; then
   echo "docker-smoke: FAILED: the launcher did not exit 0 on SIGTERM" >&2
