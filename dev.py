@@ -87,7 +87,7 @@ def start(extra: list[str]) -> int:
             return code
     env.setdefault("HOST", "127.0.0.1")
     env.setdefault("PORT", "8000")
-    _say(f"starting Daphne on http://{env['HOST']}:{env['PORT']}  (Ctrl+C stops it)")
+    _say(f"starting Daphne: open http://{env['HOST']}:{env['PORT']}/ in a browser  (Ctrl+C stops it)")
     # As the container starts it; options after `start` go to Daphne.
     server = subprocess.Popen([str(PYTHON), "-m", "timetodo.serve", *extra], cwd=ROOT, env=env)
     while True:

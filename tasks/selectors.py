@@ -169,14 +169,14 @@ def comments_of(*, task: Task) -> QuerySet[Comment]:
 
 
 def activity_of_project(*, project: Project, since: int | None = None) -> QuerySet[Activity]:
-    events = Activity.objects.filter(project=project)
+    events = Activity.objects.filter(project=project).select_related("actor")
     if since is not None:
         return events.filter(seq__gt=since).order_by("seq")
     return events.order_by("-seq")
 
 
 def activity_of_task(*, task: Task) -> QuerySet[Activity]:
-    return Activity.objects.filter(project_id=task.project_id, task_id=task.pk).order_by("-seq")
+    return Activity.objects.filter(project_id=task.project_id, task_id=task.pk).select_related("actor").order_by("-seq")
 
 
 def uuid_or_404(value: Any) -> uuid.UUID:

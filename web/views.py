@@ -4,6 +4,7 @@ request, and kept live over the socket."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -128,13 +129,45 @@ def projects(request: HttpRequest) -> HttpResponseBase:
     return render(request, "web/projects.html", context, status=400 if errors else 200)
 
 
-@page
-@login_required
-@require_safe
-def board(request: HttpRequest, project_id: UUID) -> HttpResponse:
+def project_context(request: HttpRequest, project_id: UUID, tab: str) -> dict[str, Any]:
+    """The project and the caller's role, resolved once; a project the caller cannot see
+    is a 404 page, as it is a 404 in the API."""
     try:
         project, role = selectors.with_role(user=request.user, queryset=Project.objects.all(), pk=project_id)  # type: ignore[arg-type]
     except DomainError:
         raise Http404("No such project.") from None
-    context = {"project": project, "role": role, "can_edit": has_role(role, Action.EDIT_TASKS.minimum)}
-    return render(request, "web/board.html", context)
+    return {
+        "project": project,
+        "role": role,
+        "tab": tab,
+        "can_edit": has_role(role, Action.EDIT_TASKS.minimum),
+        "is_admin": has_role(role, Action.EDIT_PROJECT.minimum),
+    }
+
+
+def project_page(template: str, tab: str) -> Callable[..., HttpResponseBase]:
+    """A project's page that any member may read: the data comes from the API, in the page's script."""
+
+    @page
+    @login_required
+    @require_safe
+    def view(request: HttpRequest, project_id: UUID) -> HttpResponse:
+        return render(request, template, project_context(request, project_id, tab))
+
+    view.__name__ = view.__qualname__ = tab
+    return view
+
+
+board = project_page("web/board.html", "board")
+sprints = project_page("web/sprints.html", "sprints")
+time_report = project_page("web/time.html", "time")
+
+
+@page
+@login_required
+@require_safe
+def project_settings(request: HttpRequest, project_id: UUID) -> HttpResponse:
+    context = project_context(request, project_id, "settings")
+    if not context["is_admin"]:
+        return render(request, "web/forbidden.html", context, status=403)
+    return render(request, "web/settings.html", context)

@@ -101,6 +101,7 @@ class MemberListView(ProjectEndpoint):
             actor=self.user,
             project_id=self.project.pk,
             email=values.get("email"),
+            username=values.get("username"),
             user_id=values.get("user"),
             role=values["role"],
         )

@@ -108,9 +108,24 @@ class BoardSerializer(serializers.Serializer[dict[str, Any]]):
 
 
 class ActivitySerializer(serializers.ModelSerializer[Activity]):
+    # Who, in words, for people reading the history (the web app's drawer); null once the
+    # account is deleted. The selectors load the actor with the event.
+    actor_detail = UserSummarySerializer(source="actor", read_only=True, allow_null=True)
+
     class Meta:
         model = Activity
-        fields = ["seq", "schema_version", "verb", "actor", "target_type", "target_id", "changes", "data", "created_at"]
+        fields = [
+            "seq",
+            "schema_version",
+            "verb",
+            "actor",
+            "actor_detail",
+            "target_type",
+            "target_id",
+            "changes",
+            "data",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -147,13 +162,19 @@ class TransferSerializer(StrictInput):
 
 
 class MemberAddSerializer(StrictInput):
+    """Who: one of `email`, `username` (what people know of each other) or `user` (an id)."""
+
     email = serializers.EmailField(max_length=254, required=False)
+    username = serializers.CharField(max_length=150, required=False)
     user = serializers.UUIDField(required=False)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)  # never "owner": 400 from the service
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("email") and not attrs.get("user"):
-            raise serializers.ValidationError({"email": ["Give the new member's email or user id."]})
+        given = [name for name in ("email", "username", "user") if attrs.get(name)]
+        if not given:
+            raise serializers.ValidationError({"email": ["Give the new member's email, username or user id."]})
+        if len(given) > 1:
+            raise serializers.ValidationError({given[1]: ["Give one of email, username or user id, not several."]})
         return attrs
 
 

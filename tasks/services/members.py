@@ -18,14 +18,20 @@ from timetodo.errors import Conflict, Invalid, NotFound
 
 
 @transaction.atomic
-def member_add(*, actor: User, project_id: Any, email: str | None, user_id: Any, role: str) -> Membership:
+def member_add(
+    *, actor: User, project_id: Any, email: str | None, user_id: Any, role: str, username: str | None = None
+) -> Membership:
     project = lock_project(project_id)
     actor_role = permissions.recheck(project=project, actor=actor, action=Action.ADD_MEMBERS)
     permissions.require_may_grant(actor_role=actor_role, role=role)
     users = User.objects.filter(is_active=True)
-    user = users.filter(pk=user_id).first() if user_id else users.filter(email__iexact=email).first()
+    if user_id:
+        field, user = "user", users.filter(pk=user_id).first()
+    elif username:
+        field, user = "username", users.filter(username__iexact=username).first()
+    else:
+        field, user = "email", users.filter(email__iexact=email).first()
     if user is None:
-        field = "user" if user_id else "email"
         raise Invalid({field: ["No active user matches."]})
     if Membership.objects.filter(project=project, user=user).exists():
         raise Conflict("That user is already a member of the project.")

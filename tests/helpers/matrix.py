@@ -60,6 +60,10 @@ class Row:
     expected: dict[str, int]
 
 
+def project_page(tab: str) -> Build:
+    return lambda t: (f"/projects/{t.project.pk}/{tab}", {})
+
+
 def hour_ago() -> str:
     return (timezone.now() - datetime.timedelta(hours=1)).isoformat()
 
@@ -137,12 +141,17 @@ MATRIX: dict[tuple[str, str], list[Row]] = {
     ("/logout/", "POST"): [Row("log out", lambda t: ("/logout/", {}), everyone(302))],
     ("/projects/", "GET"): [Row("projects page: log in first", lambda t: ("/projects/", {}), everyone(302))],
     ("/projects/", "POST"): [Row("new project form: log in first", lambda t: ("/projects/", {}), everyone(302))],
-    ("/projects/<uuid:project_id>/", "GET"): [
-        Row("board page: log in first", lambda t: (f"/projects/{t.project.pk}/", {}), everyone(302))
-    ],
-    ("/projects/<uuid:project_id>/", "HEAD"): [
-        Row("board page: log in first", lambda t: (f"/projects/{t.project.pk}/", {}), everyone(302))
-    ],
+    **{
+        (f"/projects/<uuid:project_id>/{tab}", method): [
+            Row(
+                f"project page /{tab}: log in first",
+                project_page(tab),
+                everyone(302),
+            )
+        ]
+        for tab in ("", "sprints/", "time/", "settings/")
+        for method in ("GET", "HEAD")
+    },
     # Accounts
     (API + "auth/register/", "POST"): [
         Row(

@@ -94,6 +94,7 @@ def test_project_activity_newest_first_and_since(team: Team) -> None:
         "schema_version",
         "verb",
         "actor",
+        "actor_detail",
         "target_type",
         "target_id",
         "changes",
@@ -116,6 +117,8 @@ def test_task_activity(team: Team) -> None:
     assert [e["verb"] for e in events] == ["comment.created", "task.updated", "task.created"]
     assert events[1]["changes"] == {"priority": ["none", "high"]}
     assert events[1]["actor"] == str(team.users["member"].pk)
+    actor = team.users["member"]
+    assert events[1]["actor_detail"] == {"id": str(actor.pk), "username": actor.username, "full_name": actor.full_name}
 
 
 def test_events_are_published_only_after_commit(team: Team, listen, django_capture_on_commit_callbacks) -> None:

@@ -114,6 +114,20 @@ def test_add_member_by_email_any_case(team: Team) -> None:
     assert body["user_detail"]["username"] == newcomer.username
 
 
+def test_add_member_by_username_any_case(team: Team) -> None:
+    newcomer = UserFactory.create(username="Grace")
+    response = team.clients["admin"].post(team.url("members/"), {"username": "grace", "role": "viewer"}, format="json")
+    assert response.status_code == 201, response.content
+    assert (response.json()["user"], response.json()["role"]) == (str(newcomer.pk), "viewer")
+    unknown = team.clients["admin"].post(team.url("members/"), {"username": "nobody-here"}, format="json")
+    assert (unknown.status_code, unknown.json()) == (400, {"username": ["No active user matches."]})
+    both = team.clients["admin"].post(
+        team.url("members/"), {"username": "grace", "email": "g@example.com"}, format="json"
+    )
+    assert both.status_code == 400
+    assert team.project.memberships.count() == 5  # owner, admin, member, viewer and Grace
+
+
 def test_add_member_errors(team: Team) -> None:
     admin = team.clients["admin"]
     assert admin.post(team.url("members/"), {"email": "ghost@example.com"}, format="json").status_code == 400

@@ -6,14 +6,15 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import User
-from tasks.models import Activity, Comment, Label, Membership, Project, Task
+from tasks.models import Activity, Comment, Label, Membership, Project, Sprint, Task, TimeEntry
 
 pytestmark = pytest.mark.django_db
 
 
 def snapshot() -> dict[str, int]:
     return {
-        model.__name__: model.objects.count() for model in (User, Project, Membership, Label, Task, Comment, Activity)
+        model.__name__: model.objects.count()
+        for model in (User, Project, Membership, Label, Task, Comment, Activity, Sprint, TimeEntry)
     }
 
 
@@ -26,6 +27,17 @@ def test_seed_demo_is_idempotent(capsys) -> None:
     assert first["Task"] == 6
     assert first["Comment"] == 3
     assert first["Membership"] == 4
+    project = Project.objects.get(key="DEMO")
+    sprints = {s.name: s for s in Sprint.objects.filter(project=project)}
+    assert {name: s.status for name, s in sprints.items()} == {
+        "Sprint 1: foundations": "completed",
+        "Sprint 2: launch": "active",
+    }
+    assert (sprints["Sprint 1: foundations"].committed_points, sprints["Sprint 1: foundations"].completed_points) == (
+        8,
+        5,
+    )
+    assert TimeEntry.objects.filter(task__project=project).count() == 4
     call_command("seed_demo")
     assert snapshot() == first
     assert "nothing changed" in capsys.readouterr().out

@@ -6,144 +6,34 @@ Skipped, saying why, where Chromium is missing; `.ci/run` installs it.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.timetodo.test_deploy import api
-from tests.timetodo.test_server import ROOT, Release, base_environ, manage, scratch_database, start_release
-
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}: apt-get install chromium (CI does)"
+from tests.timetodo.test_server import Release
+from tests.web.browsing import (
+    PASSWORD,
+    XSS,
+    Line,
+    Tab,
+    add_task,
+    column_cards,
+    create_project,
+    drag,
+    live_board_of_my_own,
+    member_tab,
+    needs_chromium,
+    open_board,
+    owner_token,
+    sign_up,
+    task_id_of,
+    visible_cards,
 )
 
-PASSWORD = "browser-test-password-2026"
-XSS = '<img src=x onerror=alert(1)><script>alert(2)</script>"onmouseover="alert(3)'
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
-    tmp_path = tmp_path_factory.mktemp("browser")
-    with scratch_database(tmp_path) as database_url:
-        environ = base_environ(database_url) | {
-            "ALLOWED_HOSTS": "localhost,127.0.0.1",
-            "SECURE_SSL_REDIRECT": "0",  # plain http on localhost, which Chromium treats as secure
-            "STATIC_ROOT": str(tmp_path / "static"),
-            "THROTTLE_REGISTER_RATE": "1000/hour",
-            "LOGIN_RATE": "1000/m",  # every test logs in from 127.0.0.1
-        }
-        manage(environ, "migrate", "--noinput", "-v0")
-        collected = subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert collected.returncode == 0, collected.stderr
-        release = start_release("web", ROOT, environ, tmp_path)
-        try:
-            release.wait_healthy()
-            yield release
-        finally:
-            release.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class Tab:
-    """A page that records what must never happen: script dialogs, CSP refusals, page errors."""
-
-    def __init__(self, browser: Browser, server: Release, **context: Any) -> None:
-        self.base = f"http://localhost:{server.port}"
-        self.context = browser.new_context(base_url=self.base, **context)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(10_000)
-        self.problems: list[str] = []
-        self.page.on("dialog", self.on_dialog)
-        self.page.on("pageerror", self.on_page_error)
-        self.page.on("console", self.on_console)
-
-    def on_dialog(self, dialog: Dialog) -> None:
-        self.problems.append(f"dialog: {dialog.message}")  # an alert() from a payload, say
-        dialog.dismiss()
-
-    def on_page_error(self, error: Error) -> None:
-        self.problems.append(f"page error: {error}")
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":  # CSP refusals and failed loads land here
-            self.problems.append(f"console: {message.text}")
-
-    def forgive(self, status: int) -> None:
-        """The browser logs a refused request (an expected 412, say) as a console error."""
-        self.problems = [p for p in self.problems if f"status of {status} " not in p]
-
-    def close(self) -> None:
-        self.context.close()
-        assert not self.problems, self.problems
-
-
-@pytest.fixture
-def tab(browser: Browser, server: Release) -> Iterator[Tab]:
-    opened = Tab(browser, server)
-    yield opened
-    opened.close()
-
-
-def sign_up(tab: Tab, name: str) -> None:
-    page = tab.page
-    page.goto("/")
-    page.get_by_role("link", name="Sign up").first.click()
-    page.get_by_label("Email").fill(f"{name}@example.com")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create my account").click()
-    page.wait_for_url("**/projects/")
-
-
-def create_project(tab: Tab, name: str, key: str) -> str:
-    page = tab.page
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Key").fill(key)
-    page.get_by_role("button", name="Create project").click()
-    page.wait_for_url("**/projects/*/")
-    page.get_by_role("heading", level=2, name="To do").wait_for()
-    return str(page.url)
-
-
-def add_task(tab: Tab, column: str, title: str) -> None:
-    cards = tab.page.get_by_role("list", name=column, exact=True).get_by_role("listitem")
-    before = cards.count()
-    tab.page.get_by_label(f"New task in {column}").fill(title)
-    tab.page.get_by_label(f"New task in {column}").press("Enter")
-    expect(cards).to_have_count(before + 1)
-
-
-def column_cards(tab: Tab, column: str) -> list[str]:
-    cards = tab.page.get_by_role("list", name=column, exact=True).get_by_role("listitem")
-    return [cards.nth(index).get_attribute("aria-label") or "" for index in range(cards.count())]
+pytestmark = needs_chromium
 
 
 def test_sign_up_create_a_project_add_tasks_and_find_them_after_a_reload(tab: Tab) -> None:
@@ -223,50 +113,6 @@ def test_a_viewer_sees_the_board_without_edit_controls(browser: Browser, server:
         viewer.close()
 
 
-class Line:
-    """The page's socket, routed through Playwright so a test can cut it and refuse
-    reconnections until `restore()`."""
-
-    def __init__(self, tab: Tab) -> None:
-        self.away = threading.Event()
-        self.routes: list[WebSocketRoute] = []
-        tab.page.route_web_socket(re.compile(r"/ws/$"), self.route)
-
-    def route(self, socket: WebSocketRoute) -> None:
-        if self.away.is_set():
-            socket.close(code=1011, reason="refused by the test")
-            return
-        socket.connect_to_server()
-        self.routes.append(socket)
-
-    def cut(self) -> None:
-        self.away.set()
-        self.routes[-1].close(code=1011, reason="cut by the test")
-
-    def restore(self) -> None:
-        self.away.clear()
-
-
-def drag(tab: Tab, card: str, column: str) -> None:
-    """Press on a card, move in small steps (SortableJS's pointer fallback) and drop it at
-    the end of a column."""
-    source = tab.page.get_by_role("listitem", name=card)
-    target = tab.page.get_by_role("list", name=column, exact=True)
-    start, end = source.bounding_box(), target.bounding_box()
-    assert start is not None
-    assert end is not None
-    x, y = start["x"] + start["width"] / 2, start["y"] + 12
-    tab.page.mouse.move(x, y)
-    tab.page.mouse.down()
-    tab.page.mouse.move(x + 8, y + 8, steps=4)
-    tab.page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] - 4, steps=25)
-    tab.page.mouse.up()
-
-
-def task_id_of(tab: Tab, card: str) -> str:
-    return str(tab.page.get_by_role("listitem", name=card).get_attribute("data-task"))
-
-
 def test_drag_a_card_to_another_column_and_it_stays_there(tab: Tab) -> None:
     sign_up(tab, "dragger")
     create_project(tab, "Drag", "DRG")
@@ -313,27 +159,6 @@ def test_a_move_of_a_card_someone_else_changed_goes_back_and_says_why(tab: Tab, 
     tab.forgive(412)
 
 
-def member_tab(browser: Browser, server: Release, owner: str, project: str, name: str) -> Tab:
-    """A second person, signed up in a browser of their own and made a member by the owner."""
-    tab = Tab(browser, server)
-    sign_up(tab, name)
-    _, login = api(server.port, "POST", "/api/v1/auth/login/", {"username": owner, "password": PASSWORD})
-    body = {"email": f"{name}@example.com", "role": "member"}
-    status, added = api(server.port, "POST", f"/api/v1/projects/{project}/members/", body, login["access"])
-    assert status == 201, added
-    return tab
-
-
-def owner_token(server: Release, owner: str) -> str:
-    _, login = api(server.port, "POST", "/api/v1/auth/login/", {"username": owner, "password": PASSWORD})
-    return str(login["access"])
-
-
-def open_board(tab: Tab, board: str) -> None:
-    tab.page.goto(board)
-    expect(tab.page.locator("#live-state")).to_have_text("Live")
-
-
 def test_two_people_on_one_board_see_each_others_changes_within_a_second(browser: Browser, server: Release) -> None:
     ada = Tab(browser, server)
     sign_up(ada, "liveada")
@@ -366,14 +191,6 @@ def test_two_people_on_one_board_see_each_others_changes_within_a_second(browser
     finally:
         ada.close()
         grace.close()
-
-
-def live_board_of_my_own(tab: Tab, server: Release, name: str, key: str) -> tuple[str, str]:
-    """Sign up, create a project, open its live board: the project's id and an API token."""
-    sign_up(tab, name)
-    board = create_project(tab, key.title(), key)
-    open_board(tab, board)
-    return board.rstrip("/").rsplit("/", 1)[1], owner_token(server, name)
 
 
 def test_a_dropped_socket_reconnects_and_misses_nothing(browser: Browser, server: Release) -> None:
@@ -421,11 +238,6 @@ def test_a_restart_while_the_board_is_open_reconnects_to_the_new_process(browser
         tab.close()
 
 
-def visible_cards(tab: Tab) -> list[str]:
-    cards = tab.page.locator(".task-card")
-    return sorted(cards.nth(index).get_attribute("aria-label") or "" for index in range(cards.count()))
-
-
 def test_filters_narrow_the_board_without_a_reload_and_apply_to_live_changes(tab: Tab, server: Release) -> None:
     project, token = live_board_of_my_own(tab, server, "filterer", "FLT")
     _, login = api(server.port, "POST", "/api/v1/auth/login/", {"username": "filterer", "password": PASSWORD})
@@ -469,3 +281,20 @@ def test_filters_narrow_the_board_without_a_reload_and_apply_to_live_changes(tab
     assert status == 201
     expect(tab.page.locator(".task-card")).to_have_count(2, timeout=1000)
     assert visible_cards(tab) == ["FLT-1 Alpha fix", "FLT-5 Epsilon bug"]
+
+
+def test_a_200_task_board_is_drawn_from_one_board_request(tab: Tab, server: Release) -> None:
+    project, token = live_board_of_my_own(tab, server, "bigboard", "BIG")
+    for n in range(200):
+        status, _ = api(server.port, "POST", "/api/v1/tasks/", {"project": project, "title": f"Task {n + 1}"}, token)
+        assert status == 201
+    requests: list[str] = []
+    tab.page.on("request", lambda request: requests.append(request.url))
+    tab.page.reload()
+    expect(tab.page.locator(".task-card")).to_have_count(200)
+    expect(tab.page.locator("#live-state")).to_have_text("Live")
+    api_calls = sorted(url.split("/api/v1/", 1)[1] for url in requests if "/api/v1/" in url)
+    assert api_calls == [f"projects/{project}/board/", f"projects/{project}/labels/?page_size=100"]
+    # The drawer of one of them, with the other 199 offered as its parent.
+    tab.page.get_by_role("listitem", name="BIG-200 Task 200").get_by_role("link").click()
+    expect(tab.page.locator("#f-parent option")).to_have_count(200)

@@ -156,12 +156,45 @@ def test_the_board_page_says_whether_the_user_may_edit(team: Team, role: str, ca
     assert "/static/web/board.js" in response.content.decode()
 
 
+@pytest.mark.parametrize("tab", ["", "sprints/", "time/", "settings/"])
+def test_project_pages_are_404_for_outsiders(team: Team, tab: str) -> None:
+    page = f"/projects/{team.project.pk}/{tab}"
+    assert signed_in(team.users["outsider"]).get(page).status_code == 404
+    assert Client().get(page).status_code == 302  # to the login
+
+
+@pytest.mark.parametrize(
+    ("role", "settings_status"), [("viewer", 403), ("member", 403), ("admin", 200), ("owner", 200)]
+)
+def test_every_member_reads_sprints_and_time_only_admins_the_settings(
+    team: Team, role: str, settings_status: int
+) -> None:
+    client = signed_in(team.users[role])
+    for tab in ("sprints/", "time/"):
+        response = client.get(f"/projects/{team.project.pk}/{tab}")
+        assert response.status_code == 200
+        assert "script-src 'self'" in response["Content-Security-Policy"]
+    response = client.get(f"/projects/{team.project.pk}/settings/")
+    assert response.status_code == settings_status
+    body = response.content.decode()
+    assert ("Only admins change the settings" in body) == (settings_status == 403)
+    assert ('href="/projects/' + str(team.project.pk) + '/settings/"' in body) == (settings_status == 200)
+
+
+def test_only_the_owner_is_offered_the_admin_role(team: Team) -> None:
+    owner = signed_in(team.users["owner"]).get(f"/projects/{team.project.pk}/settings/").content.decode()
+    admin = signed_in(team.users["admin"]).get(f"/projects/{team.project.pk}/settings/").content.decode()
+    assert '<option value="admin">' in owner
+    assert '<option value="admin">' not in admin  # (the API refuses it anyway)
+
+
 def test_user_text_is_escaped_in_every_page() -> None:
     owner = UserFactory.create(username="escaper")
     client = signed_in(owner)
     client.post("/projects/", {"name": XSS[:200], "key": "XSS"})
     project = Project.objects.get(key="XSS")
-    for page in ("/projects/", f"/projects/{project.pk}/"):
+    pages = ["/projects/"] + [f"/projects/{project.pk}/{tab}" for tab in ("", "sprints/", "time/", "settings/")]
+    for page in pages:
         body = client.get(page).content.decode()
         assert "<script>alert(1)" not in body
         assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover=&quot;alert(2)" in body

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import Column, Membership, Project
@@ -15,7 +17,9 @@ from tasks.services.boards import label_create
 from tasks.services.comments import comment_create
 from tasks.services.members import member_add
 from tasks.services.projects import project_create
+from tasks.services.sprints import sprint_complete, sprint_create, sprint_start
 from tasks.services.tasks import task_create, task_move
+from tasks.services.time import time_entry_create
 
 DEMO_KEY = "DEMO"
 LOCAL_PASSWORD = "timetodo-demo-2026"  # noqa: S105 (documented; only with DEBUG on, i.e. `dev.py start`)
@@ -25,6 +29,11 @@ PEOPLE = [
     ("linus", "Linus Torvalds", "member"),
     ("margaret", "Margaret Hamilton", "viewer"),
 ]
+DESCRIPTIONS = {
+    0: "Columns with WIP limits, cards with key, title and labels.\nThe mock-ups: https://example.com/board-sketch",
+    2: "PostgreSQL 16 with daily backups.\nRunbook: docs/operations.md",
+}
+DUE_IN_DAYS = {0: 5, 2: -1, 3: 9}  # one of them is overdue
 TASKS = [
     ("Sketch the board layout", "high", 0, "ui"),
     ("Write the onboarding email", "medium", 0, "docs"),
@@ -44,12 +53,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if Project.objects.filter(key=DEMO_KEY).exists():
             self.stdout.write("The demo project already exists; nothing changed.")
+            if settings.DEBUG and not options["password"]:
+                self.stdout.write(f"Log in as demo-ada with password {LOCAL_PASSWORD} (unless you changed it).")
             return
         password = options["password"] or (LOCAL_PASSWORD if settings.DEBUG else secrets.token_urlsafe(12))
         with transaction.atomic():
             users = self.people(password)
             self.project(users)
-        self.stdout.write(self.style.SUCCESS("Demo created: project DEMO with 6 tasks."))
+        self.stdout.write(self.style.SUCCESS("Demo created: project DEMO with 6 tasks and two sprints."))
         self.stdout.write(f"Log in as any of {', '.join(u.username for u in users.values())} with password: {password}")
         self.stdout.write("(shown only now; change it with POST /api/v1/auth/password/)")
 
@@ -87,6 +98,27 @@ class Command(BaseCommand):
             for name, color in (("ui", "#3b82f6"), ("docs", "#10b981"), ("ops", "#f59e0b"))
         }
         columns = list(Column.objects.filter(project=project).order_by("position"))
+        today = timezone.localdate()
+        first = sprint_create(
+            actor=owner,
+            project_id=project.pk,
+            values={
+                "name": "Sprint 1: foundations",
+                "start_date": today - datetime.timedelta(days=14),
+                "end_date": today - datetime.timedelta(days=1),
+            },
+        )
+        second = sprint_create(
+            actor=owner,
+            project_id=project.pk,
+            values={
+                "name": "Sprint 2: launch",
+                "goal": "Everyone on the team uses the live board.",
+                "start_date": today,
+                "end_date": today + datetime.timedelta(days=13),
+            },
+        )
+        tasks = []
         for n, (title, priority, column, label) in enumerate(TASKS):
             task = task_create(
                 actor=users["grace"] if n % 2 else owner,
@@ -97,9 +129,26 @@ class Command(BaseCommand):
                     "labels": [labels[label].pk],
                     "assignee": users[PEOPLE[n % 3][0]].pk,
                     "story_points": (n % 5) + 1,
+                    "description": DESCRIPTIONS.get(n, ""),
+                    "due_date": today + datetime.timedelta(days=DUE_IN_DAYS[n]) if n in DUE_IN_DAYS else None,
+                    "sprint": (first if n in (2, 4) else second).pk,
                 },
             ).task
             if column:
                 task_move(actor=owner, task_id=task.pk, column_id=columns[column].pk)
             if n < 3:
                 comment_create(actor=users["linus"], task=task, body="Looks good, I can take a look this week.")
+            tasks.append(task)
+        # Sprint 1 is over (the staging database moved on to Sprint 2); Sprint 2 runs now.
+        sprint_start(actor=owner, sprint_id=first.pk)
+        sprint_complete(actor=owner, sprint_id=first.pk, move_open_tasks_to=second.pk)
+        sprint_start(actor=owner, sprint_id=second.pk)
+        now = timezone.now()
+        for n, (username, minutes) in enumerate((("ada", 50), ("grace", 95), ("linus", 30), ("ada", 120))):
+            time_entry_create(
+                actor=users[username],
+                task=tasks[n % 4],
+                started_at=now - datetime.timedelta(days=n, hours=3),
+                minutes=minutes,
+                note="Demo time",
+            )

@@ -12,30 +12,7 @@
   const filters = document.getElementById("board-filters");
   const message = document.getElementById("board-message");
   const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0 };
-
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  async function api(method, path, body, extraHeaders) {
-    const headers = { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" };
-    const response = await fetch("/api/v1/" + path, {
-      method: method,
-      credentials: "same-origin",
-      headers: Object.assign(headers, extraHeaders || {}),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!response.ok) {
-      const error = new Error(describe(data) || response.status + " " + response.statusText);
-      error.status = response.status;
-      error.data = data;
-      throw error;
-    }
-    return data;
-  }
+  const { api, el, initials, nameOf } = window.TTD;
 
   // Moves carry the version the card was drawn from: a card someone else changed since is
   // refused (412), and the board goes back to the truth with a word of why.
@@ -100,36 +77,7 @@
     });
   }
 
-  function describe(data) {
-    if (!data || typeof data !== "object") return "";
-    if (typeof data.detail === "string") return data.detail;
-    return Object.entries(data)
-      .map(([field, messages]) => field + ": " + [].concat(messages).join(" "))
-      .join("; ");
-  }
-
-  function say(text, kind) {
-    message.textContent = text;
-    message.className = "message" + (kind ? " " + kind : "");
-  }
-
-  function el(tag, attributes, children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "text") node.textContent = value;
-      else if (name === "class") node.className = value;
-      else node.setAttribute(name, value === true ? "" : value);
-    }
-    for (const child of children || []) if (child) node.append(child);
-    return node;
-  }
-
-  function initials(user) {
-    const name = (user.full_name || user.username || "?").trim();
-    const parts = name.split(/\s+/).filter(Boolean);
-    return ((parts[0] || "?")[0] + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
-  }
+  const say = window.TTD.sayer(message);
 
   function today() {
     const now = new Date();
@@ -173,8 +121,8 @@
     const assignee = task.assignee_detail
       ? el("span", {
           class: "avatar",
-          title: task.assignee_detail.full_name || task.assignee_detail.username,
-          "aria-label": "Assigned to " + (task.assignee_detail.full_name || task.assignee_detail.username),
+          title: nameOf(task.assignee_detail),
+          "aria-label": "Assigned to " + nameOf(task.assignee_detail),
           text: initials(task.assignee_detail),
         })
       : null;
@@ -183,7 +131,9 @@
       { class: "task-card", "data-task": task.id, "aria-label": task.key + " " + task.title },
       [
         el("div", { class: "card-top" }, [el("span", { class: "key", text: task.key }), assignee]),
-        el("p", { class: "title", text: task.title }),
+        el("p", { class: "title" }, [
+          el("a", { href: "?task=" + encodeURIComponent(task.id), class: "open-task", "data-open": task.id, text: task.title }),
+        ]),
         labels.childElementCount ? labels : null,
         meta.childElementCount ? meta : null,
         canEdit ? moveControl(task) : null,
@@ -312,6 +262,7 @@
       state.labels = new Map((labels.results || labels).map((label) => [label.id, label]));
       labelFilter();
       render();
+      document.dispatchEvent(new CustomEvent("ttd:board"));
     } catch (error) {
       root.setAttribute("aria-busy", "false");
       say("Could not load the board: " + error.message, "error");
@@ -340,6 +291,8 @@
       return;
     }
     state.lastSeq = frame.seq;
+    // The open task's drawer (drawer.js) follows the same stream, in the same order.
+    document.dispatchEvent(new CustomEvent("ttd:event", { detail: frame }));
     const [kind, verb] = frame.verb.split(".");
     let changed = false;
     if (kind === "task") {
@@ -419,6 +372,20 @@
   window.addEventListener("online", () => {
     if (!live.socket || live.socket.readyState !== WebSocket.OPEN) connect();
   });
+
+  // For the drawer: what the board knows, and a way to hand it a task it wrote.
+  window.TTD.board = {
+    state: state,
+    projectId: projectId,
+    canEdit: canEdit,
+    me: me,
+    show(task) {
+      if (upsert(task)) render();
+    },
+    forget(taskId) {
+      if (state.tasks.delete(taskId)) render();
+    },
+  };
 
   filters.addEventListener("input", () => render());
   filters.addEventListener("submit", (event) => event.preventDefault());

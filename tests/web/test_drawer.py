@@ -1,0 +1,210 @@
+"""The task drawer in a real Chromium: every field, comments, the history in words, the timer,
+and other people's changes arriving while it is open."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Browser, expect
+
+from tests.timetodo.test_deploy import api
+from tests.timetodo.test_server import Release
+from tests.web.browsing import (
+    XSS,
+    Tab,
+    add_task,
+    live_board_of_my_own,
+    member_tab,
+    needs_chromium,
+    open_board,
+    task_id_of,
+)
+
+pytestmark = needs_chromium
+
+
+def open_drawer(tab: Tab, card: str) -> None:
+    tab.page.get_by_role("listitem", name=card).get_by_role("link").click()
+    expect(tab.page.locator("#drawer")).to_be_visible()
+    expect(tab.page.locator("#drawer-title")).to_contain_text(card.split(" ", 1)[1])
+
+
+def drawer_says(tab: Tab, text: str) -> None:
+    expect(tab.page.locator("#drawer-message")).to_have_text(text)
+
+
+def history(tab: Tab) -> list[str]:
+    items = tab.page.get_by_role("list", name="History").get_by_role("listitem")
+    return [items.nth(i).locator("span").first.inner_text() for i in range(items.count())]
+
+
+def test_edit_every_field_in_the_drawer_and_find_it_after_a_reload(tab: Tab, server: Release) -> None:
+    project, token = live_board_of_my_own(tab, server, "editor", "EDT")
+    status, label = api(
+        server.port, "POST", f"/api/v1/projects/{project}/labels/", {"name": "bug", "color": "#cc0000"}, token
+    )
+    assert status == 201, label
+    status, sprint = api(server.port, "POST", f"/api/v1/projects/{project}/sprints/", {"name": "Sprint 1"}, token)
+    assert status == 201, sprint
+    tab.page.reload()
+    add_task(tab, "To do", "Parent task")
+    add_task(tab, "To do", "Draft")
+    open_drawer(tab, "EDT-2 Draft")
+    page = tab.page
+    drawer = page.locator("#drawer")
+    drawer.get_by_label("Title").fill("Final")
+    drawer.get_by_role("button", name="Edit description").click()
+    drawer.get_by_label("Description", exact=True).fill(f"See https://example.com/spec.\nSecond line {XSS}")
+    drawer.get_by_label("Priority").select_option("high")
+    drawer.get_by_label("Assignee").select_option(label="editor (editor)")
+    drawer.get_by_label("bug").check()
+    drawer.get_by_label("Story points").fill("5")
+    drawer.get_by_label("Estimate (minutes)").fill("90")
+    drawer.get_by_label("Due date").fill("2030-01-31")
+    drawer.get_by_label("Sprint").select_option(label="Sprint 1 (planned)")
+    drawer.get_by_label("Parent task").select_option(label="EDT-1 Parent task")
+    drawer.get_by_role("button", name="Save changes").click()
+    drawer_says(tab, "Saved EDT-2.")
+    # The card follows at once, and the description is text with a link, never markup.
+    card = page.get_by_role("listitem", name="EDT-2 Final")
+    expect(card).to_contain_text("5 pt")
+    expect(card).to_contain_text("bug")
+    expect(page.get_by_role("listitem", name="EDT-1 Parent task")).to_contain_text("1 subtask")
+    description = page.locator("#drawer-description")
+    expect(description.get_by_role("link", name="https://example.com/spec")).to_have_attribute(
+        "href", "https://example.com/spec"
+    )
+    expect(description).to_contain_text(f"Second line {XSS}")
+    assert page.locator("#drawer img, #drawer script").count() == 0
+
+    page.reload()  # the address names the open task
+    expect(page.locator("#drawer-title")).to_contain_text("Final")
+    expect(drawer.get_by_label("Priority")).to_have_value("high")
+    expect(drawer.get_by_label("Story points")).to_have_value("5")
+    expect(drawer.get_by_label("Estimate (minutes)")).to_have_value("90")
+    expect(drawer.get_by_label("Due date")).to_have_value("2030-01-31")
+    expect(drawer.get_by_label("bug")).to_be_checked()
+    expect(drawer.get_by_label("Sprint")).to_have_value(sprint["id"])
+    words = history(tab)
+    assert words[0].startswith("editor changed the title from “Draft” to “Final”"), words
+    assert "edited the description" in words[0], words
+    assert "assigned it to editor" in words[0], words
+    assert words[-1] == "editor created EDT-2"
+    page.keyboard.press("Escape")
+    expect(page.locator("#drawer")).to_be_hidden()
+    assert "task=" not in page.url
+
+
+def test_comments_are_added_edited_and_deleted_as_text(tab: Tab, server: Release) -> None:
+    live_board_of_my_own(tab, server, "commenter", "CMT")
+    add_task(tab, "To do", "Discuss")
+    open_drawer(tab, "CMT-1 Discuss")
+    page = tab.page
+    drawer = page.locator("#drawer")
+    drawer.get_by_label("Add a comment").fill(f"First thought {XSS}")
+    drawer.get_by_role("button", name="Comment", exact=True).click()
+    comments = drawer.get_by_role("list", name="Comments").get_by_role("listitem")
+    expect(comments).to_have_count(1)
+    expect(comments.first).to_contain_text(f"First thought {XSS}")
+    drawer.get_by_role("button", name="Edit your comment").click()
+    drawer.get_by_label("Your comment").fill("Second thought, https://example.org/x")
+    drawer.get_by_role("button", name="Save comment").click()
+    expect(comments.first).to_contain_text("edited")
+    expect(comments.first.get_by_role("link", name="https://example.org/x")).to_be_visible()
+    drawer.get_by_role("button", name="Delete the comment by commenter").click()
+    drawer.get_by_role("button", name="Delete the comment by commenter").click()  # "Really delete?"
+    expect(comments).to_have_text(["No comments yet."])
+    expect(drawer.get_by_role("list", name="History").get_by_role("listitem")).to_have_count(4)
+    assert history(tab)[:3] == ["commenter deleted a comment", "commenter edited a comment", "commenter commented"]
+    assert page.locator("#drawer img, #drawer script").count() == 0
+
+
+def test_the_history_says_moves_in_words_and_the_timer_counts_time(tab: Tab, server: Release) -> None:
+    live_board_of_my_own(tab, server, "mover", "MOV")
+    add_task(tab, "To do", "Travel")
+    tab.page.get_by_label("Move MOV-1 to").select_option(label="Review")
+    expect(tab.page.locator("#board-message")).to_have_text("Moved MOV-1 to Review.")
+    open_drawer(tab, "MOV-1 Travel")
+    assert history(tab)[0] == "mover moved MOV-1 from To do to Review"
+    page = tab.page
+    drawer = page.locator("#drawer")
+    expect(page.locator("#spent")).to_have_text("Spent: 0 min")
+    drawer.get_by_role("button", name="Start the timer").click()
+    drawer_says(tab, "Timer started.")
+    expect(page.locator("#drawer-time")).to_contain_text("Your timer is running since")
+    drawer.get_by_role("button", name="Stop the timer").click()
+    drawer_says(tab, "Timer stopped: 0 min logged.")
+    expect(drawer.get_by_role("button", name="Start the timer")).to_be_visible()
+    expect(drawer.get_by_role("list", name="History").get_by_role("listitem").first).to_contain_text("mover")
+
+
+def test_the_open_drawer_shows_someone_elses_change_and_a_stale_save_is_refused(
+    browser: Browser, server: Release
+) -> None:
+    ada = Tab(browser, server)
+    project, token = live_board_of_my_own(ada, server, "drawerada", "DRA")
+    add_task(ada, "To do", "Shared")
+    task = task_id_of(ada, "DRA-1 Shared")
+    bob = member_tab(browser, server, "drawerada", project, "drawerbob")
+    try:
+        open_board(bob, f"/projects/{project}/?task={task}")
+        expect(bob.page.locator("#drawer-title")).to_contain_text("Shared")
+        # Someone else's change while Bob only reads: the drawer shows it.
+        status, _ = api(server.port, "PATCH", f"/api/v1/tasks/{task}/", {"title": "Renamed by Ada"}, token)
+        assert status == 200
+        expect(bob.page.locator("#drawer-title")).to_contain_text("Renamed by Ada")
+        expect(bob.page.locator("#drawer").get_by_label("Title")).to_have_value("Renamed by Ada")
+        # While Bob edits: his form is kept, he is told, and his save shows Ada's version.
+        bob.page.locator("#drawer").get_by_label("Title").fill("Bob's title")
+        status, _ = api(server.port, "PATCH", f"/api/v1/tasks/{task}/", {"priority": "urgent"}, token)
+        assert status == 200
+        expect(bob.page.locator("#drawer-message")).to_contain_text("changed DRA-1 while you were editing")
+        expect(bob.page.locator("#drawer").get_by_label("Title")).to_have_value("Bob's title")
+        bob.page.locator("#drawer").get_by_role("button", name="Save changes").click()
+        expect(bob.page.locator("#drawer-message")).to_contain_text("Your changes were not saved")
+        expect(bob.page.locator("#drawer").get_by_label("Priority")).to_have_value("urgent")
+        expect(bob.page.locator("#drawer").get_by_label("Title")).to_have_value("Renamed by Ada")
+        bob.forgive(412)
+        # Deleted elsewhere: the drawer says so.
+        status, _ = api(server.port, "DELETE", f"/api/v1/tasks/{task}/", None, token)
+        assert status == 204
+        expect(bob.page.locator("#drawer-body")).to_contain_text("deleted DRA-1")
+        expect(bob.page.get_by_role("listitem", name="DRA-1 Renamed by Ada")).to_have_count(0)
+    finally:
+        bob.close()
+        ada.close()
+
+
+def test_a_viewer_reads_the_drawer_without_edit_controls_and_may_comment(browser: Browser, server: Release) -> None:
+    owner = Tab(browser, server)
+    project, token = live_board_of_my_own(owner, server, "drawerowner", "DRV")
+    add_task(owner, "To do", "Read me")
+    viewer = member_tab(browser, server, "drawerowner", project, "drawerviewer")
+    try:
+        status, _ = api(
+            server.port,
+            "PATCH",
+            f"/api/v1/projects/{project}/members/{user_id(server, token, project, 'drawerviewer')}/",
+            {"role": "viewer"},
+            token,
+        )
+        assert status == 200
+        open_board(viewer, f"/projects/{project}/")
+        open_drawer(viewer, "DRV-1 Read me")
+        page = viewer.page
+        drawer = page.locator("#drawer")
+        expect(page.locator("#task-form")).to_have_count(0)
+        expect(page.locator("#drawer .details")).to_contain_text("Priority")
+        expect(drawer.get_by_role("button", name="Start the timer")).to_have_count(0)
+        drawer.get_by_label("Add a comment").fill("A viewer's remark")
+        drawer.get_by_role("button", name="Comment", exact=True).click()
+        expect(drawer.get_by_role("list", name="Comments").get_by_role("listitem")).to_contain_text(
+            ["A viewer's remark"]
+        )
+    finally:
+        viewer.close()
+        owner.close()
+
+
+def user_id(server: Release, token: str, project: str, username: str) -> str:
+    status, members = api(server.port, "GET", f"/api/v1/projects/{project}/members/", None, token)
+    assert status == 200
+    return next(m["user"] for m in members["results"] if m["user_detail"]["username"] == username)
