@@ -39,8 +39,13 @@ def login_attempt_on_account(request: HttpRequest, *, user: User | None, identif
     return _count(request, ACCOUNT_GROUP, lambda group, request: value)
 
 
-def limit_login_attempts(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """The same limits for the HTML login forms (admin, browsable API) as for the API."""
+def limit_login_attempts(
+    view: Callable[..., HttpResponseBase],
+    *,
+    refused: Callable[[HttpRequest, int], HttpResponseBase] | None = None,
+) -> Callable[..., HttpResponseBase]:
+    """The same limits for the HTML login forms (admin, browsable API, web app) as for the API.
+    `refused(request, wait)` draws the 429 (the web app's own page); plain text otherwise."""
 
     @wraps(view)
     def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -52,9 +57,13 @@ def limit_login_attempts(view: Callable[..., HttpResponseBase]) -> Callable[...,
                 waits.append(login_attempt_on_account(request, user=account, identifier=username))
             wait = max((w for w in waits if w is not None), default=None)
             if wait is not None:
-                response = HttpResponse(
-                    f"Too many login attempts. Try again in {wait} seconds.", status=429, content_type="text/plain"
-                )
+                if refused is not None:
+                    response = refused(request, wait)
+                else:
+                    response = HttpResponse(
+                        f"Too many login attempts. Try again in {wait} seconds.", status=429, content_type="text/plain"
+                    )
+                response.status_code = 429
                 response["Retry-After"] = str(wait)
                 return response
         return view(request, *args, **kwargs)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Count, OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -63,7 +64,16 @@ class LoginView(auth_views.LoginView):
         return "/projects/"
 
 
-login_view = page(limit_login_attempts(LoginView.as_view()))
+def login_refused(request: HttpRequest, wait: int) -> HttpResponse:
+    """The login page again, saying when to try again (the API's limit, counted the same way)."""
+    form = AuthenticationForm(request, data={"username": request.POST.get("username", "")[:254]})
+    form.errors.clear()
+    seconds = f"{wait} second{'s' if wait != 1 else ''}"
+    form.add_error(None, f"Too many login attempts: try again in {seconds}.")
+    return render(request, "web/login.html", {"form": form, "next": request.POST.get("next", "")}, status=429)
+
+
+login_view = page(limit_login_attempts(LoginView.as_view(), refused=login_refused))
 
 
 @page

@@ -73,15 +73,38 @@ def test_the_board_fits_a_360_px_phone_its_columns_scroll(browser: Browser, serv
     phone = Tab(browser, server, viewport={"width": 360, "height": 740})
     try:
         sign_up(phone, "phoneuser")
-        create_project(phone, "Phone", "PHN")
-        overflow = phone.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-        assert overflow <= 0
+        board = create_project(phone, "Phone", "PHN")
+        # Long unbroken names, within the API's limits, wrap instead of widening the page.
+        project, token = board.rstrip("/").rsplit("/", 1)[1], owner_token(server, "phoneuser")
+        api(server.port, "POST", f"/api/v1/projects/{project}/labels/", {"name": "x" * 50, "color": "#123456"}, token)
+        api(server.port, "POST", f"/api/v1/projects/{project}/sprints/", {"name": "y" * 100}, token)
+        api(server.port, "POST", "/api/v1/tasks/", {"project": project, "title": "z" * 255, "story_points": 1}, token)
+        phone.page.reload()
+        phone.page.get_by_role("heading", level=2, name="To do").wait_for()
+        assert phone.page.evaluate(OVERFLOW) <= 0
         board_scrolls = phone.page.evaluate(
             "(() => { const b = document.getElementById('board'); return b.scrollWidth > b.clientWidth; })()"
         )
         assert board_scrolls
+        add_task(phone, "To do", "On the go")
+        phone.page.get_by_role("listitem", name="PHN-2 On the go").get_by_role("link").click()
+        phone.page.get_by_role("list", name="History").get_by_role("listitem").first.wait_for()
+        assert phone.page.evaluate(OVERFLOW) <= 0, "drawer"
+        assert phone.page.locator("#drawer").bounding_box() == {"x": 0, "y": 0, "width": 360, "height": 740}
+        for tab_name, ready in (
+            ("Sprints", "#sprint-list li"),
+            ("Time", "#report-table"),
+            ("Settings", "#label-list li"),
+        ):
+            phone.page.goto(phone.page.url.split("?")[0])
+            phone.page.get_by_role("link", name=tab_name, exact=True).click()
+            phone.page.locator(ready).first.wait_for()
+            assert phone.page.evaluate(OVERFLOW) <= 0, tab_name
     finally:
         phone.close()
+
+
+OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def test_a_viewer_sees_the_board_without_edit_controls(browser: Browser, server: Release) -> None:

@@ -3,7 +3,7 @@ and other people's changes arriving while it is open."""
 
 from __future__ import annotations
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from tests.timetodo.test_deploy import api
 from tests.timetodo.test_server import Release
@@ -15,6 +15,7 @@ from tests.web.browsing import (
     member_tab,
     needs_chromium,
     open_board,
+    sign_up,
     task_id_of,
 )
 
@@ -110,7 +111,7 @@ def test_comments_are_added_edited_and_deleted_as_text(tab: Tab, server: Release
     expect(comments.first).to_contain_text("edited")
     expect(comments.first.get_by_role("link", name="https://example.org/x")).to_be_visible()
     drawer.get_by_role("button", name="Delete the comment by commenter").click()
-    drawer.get_by_role("button", name="Delete the comment by commenter").click()  # "Really delete?"
+    drawer.get_by_role("button", name="Really delete the comment by commenter? Press again to delete it").click()
     expect(comments).to_have_text(["No comments yet."])
     expect(drawer.get_by_role("list", name="History").get_by_role("listitem")).to_have_count(4)
     assert history(tab)[:3] == ["commenter deleted a comment", "commenter edited a comment", "commenter commented"]
@@ -208,3 +209,81 @@ def user_id(server: Release, token: str, project: str, username: str) -> str:
     status, members = api(server.port, "GET", f"/api/v1/projects/{project}/members/", None, token)
     assert status == 200
     return next(m["user"] for m in members["results"] if m["user_detail"]["username"] == username)
+
+
+def test_the_drawer_keeps_what_the_person_is_doing_while_others_change_things(
+    browser: Browser, server: Release
+) -> None:
+    ada = Tab(browser, server)
+    project, token = live_board_of_my_own(ada, server, "keepada", "KEP")
+    bob = member_tab(browser, server, "keepada", project, "keepbob")
+    try:
+        status, sprint = api(server.port, "POST", f"/api/v1/projects/{project}/sprints/", {"name": "Now"}, token)
+        assert status == 201
+        bob_id = user_id(server, token, project, "keepbob")
+        body = {"project": project, "title": "Kept", "assignee": bob_id, "sprint": sprint["id"]}
+        status, task = api(server.port, "POST", "/api/v1/tasks/", body, token)
+        assert status == 201
+        open_board(bob, f"/projects/{project}/?task={task['id']}")
+        drawer = bob.page.locator("#drawer")
+        expect(drawer.get_by_label("Assignee")).to_have_value(bob_id)
+        drawer.get_by_label("Add a comment").fill("Half a thought")
+        # A new member (the lists are read again), then a change to the task (the drawer redraws).
+        newcomer = Tab(browser, server)
+        sign_up(newcomer, "keepcarol")
+        newcomer.close()
+        status, _ = api(server.port, "POST", f"/api/v1/projects/{project}/members/", {"username": "keepcarol"}, token)
+        assert status == 201
+        status, _ = api(server.port, "PATCH", f"/api/v1/tasks/{task['id']}/", {"title": "Kept, renamed"}, token)
+        assert status == 200
+        expect(drawer.get_by_label("Title")).to_have_value("Kept, renamed")
+        expect(drawer.get_by_label("Add a comment")).to_have_value("Half a thought")
+        expect(drawer.get_by_label("Assignee")).to_have_value(bob_id)
+        expect(drawer.get_by_label("Sprint")).to_have_value(sprint["id"])
+        # Someone logs time on it: the time spent follows.
+        start = "2026-01-05T09:00:00+00:00"
+        status, _ = api(
+            server.port,
+            "POST",
+            "/api/v1/time-entries/",
+            {"task": task["id"], "started_at": start, "minutes": 25},
+            token,
+        )
+        assert status == 201
+        expect(bob.page.locator("#spent")).to_have_text("Spent: 25 min")
+        # Bob saves a priority: nothing else he did not touch changes.
+        drawer.get_by_label("Priority").select_option("low")
+        drawer.get_by_role("button", name="Save changes").click()
+        expect(bob.page.locator("#drawer-message")).to_have_text("Saved KEP-1.")
+        status, saved = api(server.port, "GET", f"/api/v1/tasks/{task['id']}/", None, token)
+        assert (saved["priority"], saved["assignee"], saved["sprint"]) == ("low", bob_id, sprint["id"])
+        # A draft is not thrown away by one Escape.
+        bob.page.keyboard.press("Escape")
+        expect(bob.page.locator("#drawer-message")).to_contain_text("You have unsaved changes in KEP-1")
+        expect(drawer).to_be_visible()
+        bob.page.keyboard.press("Escape")
+        expect(drawer).to_be_hidden()
+    finally:
+        bob.close()
+        ada.close()
+
+
+def test_opening_a_second_task_before_the_first_has_loaded_shows_the_second(tab: Tab, server: Release) -> None:
+    live_board_of_my_own(tab, server, "quickclicker", "QCK")
+    add_task(tab, "To do", "Slow one")
+    add_task(tab, "To do", "Quick one")
+    slow = task_id_of(tab, "QCK-1 Slow one")
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)  # answered later, below
+
+    tab.page.route(f"**/api/v1/tasks/{slow}/", hold)
+    tab.page.get_by_role("listitem", name="QCK-1 Slow one").get_by_role("link").click()
+    tab.page.get_by_role("listitem", name="QCK-2 Quick one").get_by_role("link").click()
+    expect(tab.page.locator("#drawer-title")).to_contain_text("Quick one")
+    assert len(held) == 1
+    held[0].continue_()
+    tab.page.wait_for_timeout(500)  # the slow answer lands now, and must change nothing
+    expect(tab.page.locator("#drawer-title")).to_contain_text("Quick one")
+    assert "task=" + task_id_of(tab, "QCK-2 Quick one") in tab.page.url

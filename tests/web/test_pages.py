@@ -68,6 +68,11 @@ def test_the_login_page_shares_the_api_login_limit(user: User, settings) -> None
     client = Client()
     codes = [client.post("/login/", {"username": user.username, "password": "wrong"}).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+    refused = Client().post("/login/", {"username": user.username, "password": "wrong-password-123"})
+    assert refused.status_code == 429
+    assert refused["Retry-After"]
+    assert "Too many login attempts: try again in" in refused.content.decode()
+    assert 'name="username"' in refused.content.decode()  # the form, to try again later
 
 
 def test_sign_up_creates_the_account_and_signs_in() -> None:

@@ -57,7 +57,7 @@ def test_settings_members_columns_and_labels(browser: Browser, server: Release, 
     status_says(tab, "username: No active user matches.")
     tab.forgive(400)
     page.get_by_role("button", name="Remove settingsbob").click()
-    page.get_by_role("button", name="Remove settingsbob").click()
+    page.get_by_role("button", name="Really remove settingsbob? Press again to confirm").click()
     status_says(tab, "settingsbob is no longer a member.")
     expect(members.get_by_role("listitem")).to_have_count(1)
 
@@ -75,7 +75,7 @@ def test_settings_members_columns_and_labels(browser: Browser, server: Release, 
     page.get_by_role("button", name="Save column QA").click()
     status_says(tab, f"Saved QA {XSS}.")
     page.get_by_role("button", name="Delete column To do").click()
-    page.get_by_role("button", name="Delete column To do").click()
+    page.get_by_role("button", name="Really delete column To do? Press again to confirm").click()
     page.get_by_label("Move its tasks to").select_option(label="Review")  # (the first try was a 409)
     tab.forgive(409)
     page.get_by_role("button", name="Move tasks and delete To do").click()
@@ -159,4 +159,12 @@ def test_the_time_report_groups_a_range_and_downloads_csv(tab: Tab, server: Rele
         page.get_by_role("link", name="Download CSV").click()
     content = list(csv.reader(Path(download.value.path()).read_text(encoding="utf-8").splitlines()))
     assert content == [["key", "label", "minutes"], [task["id"], f"TIM-1 Billable {XSS}", "135"]]
+    # A range that ends before it starts: said, and neither old numbers nor a download remain.
+    page.get_by_label("From").fill("2026-12-31")
+    page.get_by_label("To").fill("2026-01-01")
+    page.get_by_role("button", name="Show").click()
+    expect(page.locator("#page-message")).to_contain_text("Could not load the report")
+    expect(table).to_have_count(0)
+    expect(page.get_by_role("link", name="Download CSV")).to_be_hidden()
+    tab.forgive(400)
     assert page.locator("img, #main script").count() == 0

@@ -153,7 +153,7 @@
 
   function quickAdd(column) {
     const id = "add-" + column.id;
-    const input = el("input", { id: id, name: "title", maxlength: "500", placeholder: "Add a task", autocomplete: "off" });
+    const input = el("input", { id: id, name: "title", maxlength: "255", placeholder: "Add a task", autocomplete: "off" });
     const form = el("form", { class: "quick-add" }, [
       el("label", { for: id, class: "visually-hidden", text: "New task in " + column.name }),
       input,
@@ -162,7 +162,7 @@
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const title = input.value.trim();
-      if (!title) return;
+      if (!title) return say("Give the new task a title.", "error");
       input.disabled = true;
       try {
         const task = await api("POST", "tasks/", { project: projectId, column: column.id, title: title });

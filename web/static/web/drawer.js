@@ -13,7 +13,8 @@
   const root = document.getElementById("board");
   const isAdmin = root.dataset.isAdmin === "true";
   const PRIORITIES = ["none", "low", "medium", "high", "urgent"];
-  const open = { task: null, members: null, sprints: null, comments: [], activity: [], timer: null, dirty: false, opener: null, loading: null };
+  const open = { task: null, members: null, sprints: null, comments: [], activity: [], timer: null, dirty: false, opener: null, loading: null, load: 0, editing: null, discard: false };
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
   function board() {
     return window.TTD.board;
@@ -108,10 +109,14 @@
 
   // -- the fields -------------------------------------------------------------------------
 
+  // A current value missing from the list (a list being read again, say) stays chosen, so
+  // saving never clears a field nobody touched.
   function options(select, choices, chosen) {
+    const wanted = chosen || "";
+    if (wanted && !choices.some(([value]) => value === wanted)) choices = choices.concat([[wanted, "(as it is)"]]);
     for (const [value, text] of choices) {
       const option = el("option", { value: value, text: text });
-      if (value === (chosen || "")) option.selected = true;
+      if (value === wanted) option.selected = true;
       select.append(option);
     }
     return select;
@@ -206,7 +211,6 @@
     const labelNames = (task.labels || []).map((id) => (board().state.labels.get(id) || { name: "?" }).name);
     const sprint = (open.sprints || []).find((s) => s.id === task.sprint);
     return el("div", {}, [
-      el("h3", { class: "visually-hidden", text: "Details" }),
       el("div", { class: "field" }, [el("span", { class: "field-name", text: "Description" }), descriptionView(task)]),
       el(
         "dl",
@@ -301,6 +305,8 @@
         if (remove.dataset.confirm !== "yes") {
           remove.dataset.confirm = "yes";
           remove.textContent = "Really delete?";
+          remove.setAttribute("aria-label", "Really delete the comment by " + nameOf(item.author_detail) + "? Press again to delete it");
+          say("Press Delete again to delete the comment.");
           return;
         }
         try {
@@ -327,24 +333,29 @@
       text,
       el("p", { class: "form-actions" }, [el("button", { type: "submit", class: "button primary", text: "Save comment" }), " ", cancel]),
     ]);
-    cancel.addEventListener("click", () => renderComments());
+    cancel.addEventListener("click", () => {
+      open.editing = null;
+      renderComments();
+    });
     editor.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
         await api("PATCH", "comments/" + item.id + "/", { body: text.value });
+        open.editing = null;
         say("Comment saved.");
         refresh(["comments", "activity"]);
       } catch (error) {
         say("Could not save the comment: " + error.message, "error");
       }
     });
+    open.editing = item.id;
     node.replaceChildren(editor);
     text.focus();
   }
 
   function renderComments() {
     const list = document.getElementById("drawer-comments");
-    if (!list) return;
+    if (!list || open.editing) return; // (drawn again when the edit is saved or cancelled)
     list.replaceChildren(...open.comments.map(comment));
     if (!open.comments.length) list.append(el("li", { class: "meta", text: "No comments yet." }));
   }
@@ -358,7 +369,7 @@
     ]);
     node.addEventListener("submit", async (event) => {
       event.preventDefault();
-      if (!text.value.trim()) return;
+      if (!text.value.trim()) return say("Write something first: the comment is empty.", "error");
       try {
         await api("POST", "tasks/" + task.id + "/comments/", { body: text.value });
         text.value = "";
@@ -413,7 +424,11 @@
 
   // -- open, show, follow -----------------------------------------------------------------
 
+  // Draws the task; the comments section (a comment being written or edited) is kept when
+  // the same task is drawn again.
   function show(task) {
+    const same = open.task && open.task.id === task.id;
+    const kept = same ? document.getElementById("drawer-comments-section") : null;
     open.task = task;
     heading.replaceChildren(el("span", { class: "key", text: task.key }), " ", document.createTextNode(task.title));
     const status = el("p", { class: "meta", text: "In " + columnName(task.column) + (task.is_done ? " · done" : "") + " · version " + task.version });
@@ -424,17 +439,18 @@
         board().canEdit ? form(task) : details(task),
       ]),
       el("section", { "aria-labelledby": "drawer-time-heading" }, [el("h3", { id: "drawer-time-heading", text: "Time" }), el("div", { id: "drawer-time" })]),
-      el("section", { "aria-labelledby": "drawer-comments-heading" }, [
-        el("h3", { id: "drawer-comments-heading", text: "Comments" }),
-        el("ul", { id: "drawer-comments", class: "comments", "aria-label": "Comments" }),
-        commentForm(task), // viewers comment too
-      ]),
+      kept ||
+        el("section", { id: "drawer-comments-section", "aria-labelledby": "drawer-comments-heading" }, [
+          el("h3", { id: "drawer-comments-heading", text: "Comments" }),
+          el("ul", { id: "drawer-comments", class: "comments", "aria-label": "Comments" }),
+          commentForm(task), // viewers comment too
+        ]),
       el("section", { "aria-labelledby": "drawer-activity-heading" }, [
         el("h3", { id: "drawer-activity-heading", text: "History" }),
         el("ol", { id: "drawer-activity", class: "history", "aria-label": "History" }),
       ]),
     );
-    renderComments();
+    if (!kept) renderComments();
     renderActivity();
     renderTime();
   }
@@ -443,38 +459,50 @@
     const task = open.task;
     if (!task) return;
     const id = task.id;
-    const jobs = parts.map(async (part) => {
-      if (part === "comments") open.comments = await all("tasks/" + id + "/comments/");
-      if (part === "activity") open.activity = (await api("GET", "tasks/" + id + "/activity/?page_size=50")).results;
-      if (part === "timer") open.timer = await api("GET", "timer/");
-      if (part === "task") {
-        const fresh = await api("GET", "tasks/" + id + "/");
-        board().show(fresh);
-        if (!open.dirty) show(fresh);
-        else open.task = Object.assign({}, open.task, { spent_minutes: fresh.spent_minutes });
-      }
-    });
+    const readers = {
+      comments: () => all("tasks/" + id + "/comments/"),
+      activity: async () => (await api("GET", "tasks/" + id + "/activity/?page_size=50")).results,
+      timer: () => api("GET", "timer/"),
+      task: () => api("GET", "tasks/" + id + "/"),
+    };
+    let fresh;
     try {
-      await Promise.all(jobs);
+      fresh = await Promise.all(parts.map((part) => readers[part]()));
     } catch (error) {
+      if (!open.task || open.task.id !== id) return;
       if (error.status === 404) return gone("This task no longer exists, or you no longer have access to it.");
-      say("Could not refresh the task: " + error.message, "error");
+      return say("Could not refresh the task: " + error.message, "error");
     }
-    if (!open.task || open.task.id !== id) return;
-    if (parts.includes("comments")) renderComments();
-    if (parts.includes("activity")) renderActivity();
-    if (parts.includes("timer") || parts.includes("task")) renderTime();
+    if (!open.task || open.task.id !== id) return; // another task was opened meanwhile
+    const got = Object.fromEntries(parts.map((part, i) => [part, fresh[i]]));
+    if (got.comments) open.comments = got.comments;
+    if (got.activity) open.activity = got.activity;
+    if ("timer" in got) open.timer = got.timer;
+    if (got.task) {
+      board().show(got.task);
+      // Time spent changes without a new version; the form's own version stays as drawn.
+      open.task = Object.assign({}, open.task, { spent_minutes: got.task.spent_minutes });
+    }
+    if (got.comments) renderComments();
+    if (got.activity) renderActivity();
+    if ("timer" in got || got.task) renderTime();
   }
 
   function gone(text) {
     open.task = null;
+    open.dirty = false;
     body.replaceChildren(el("p", { class: "message error", text: text }));
+    if (new URLSearchParams(location.search).has("task")) history.replaceState({}, "", location.pathname);
   }
 
   async function openTask(id) {
+    if (!UUID.test(id)) return gone("No such task on this board.");
+    const load = (open.load += 1);
     open.opener = id;
     open.loading = id;
+    open.task = null;
     open.dirty = false;
+    open.editing = null;
     drawer.hidden = false;
     document.body.classList.add("drawer-open");
     heading.textContent = "Loading…";
@@ -490,16 +518,32 @@
         api("GET", "tasks/" + id + "/activity/?page_size=50"),
         api("GET", "timer/"),
       ]);
+      if (load !== open.load) return; // the person opened another task meanwhile
       if (task.project !== projectId) throw Object.assign(new Error("Not found."), { status: 404 });
       Object.assign(open, { members, sprints, comments, activity: activity.results, timer });
       show(task);
       heading.focus();
     } catch (error) {
+      if (load !== open.load) return;
       heading.textContent = "Task";
       gone(error.status === 404 ? "No such task on this board." : "Could not open the task: " + error.message);
     } finally {
-      open.loading = null;
+      if (load === open.load) open.loading = null;
     }
+  }
+
+  // Unsaved work (the task form, a comment being written or edited) is not thrown away by
+  // one keystroke: the first Escape, Close or other card says so, a second one discards.
+  function mayLeave() {
+    const draft = document.getElementById("new-comment");
+    const unsaved = open.task && (open.dirty || open.editing || (draft && draft.value.trim()));
+    if (!unsaved || open.discard) {
+      open.discard = false;
+      return true;
+    }
+    open.discard = true;
+    say("You have unsaved changes in " + open.task.key + ": save them, or do that again to discard them.", "error");
+    return false;
   }
 
   function closeDrawer(push) {
@@ -533,13 +577,21 @@
         say(nameOf(memberOf(frame.actor)) + " changed " + task.key + ": this is it now.");
       }
       refresh(["activity"]);
-    } else if ((kind === "comment" || kind === "time_entry") && frame.data && frame.data.task === task.id) {
-      refresh(kind === "comment" ? ["comments", "activity"] : ["activity", "timer"]);
+    } else if (kind === "comment" && frame.data && frame.data.task === task.id) {
+      refresh(["comments", "activity"]);
     } else if (kind === "comment" && verb === "deleted" && open.comments.some((c) => c.id === frame.target_id)) {
       refresh(["comments", "activity"]);
+    } else if (kind === "time_entry" && (verb === "deleted" || (frame.data && frame.data.task === task.id))) {
+      refresh(["activity", "timer", "task"]); // (a deletion does not say its task: read it again)
     } else if (kind === "member" || kind === "sprint") {
-      if (kind === "member") open.members = null;
-      else open.sprints = null;
+      // Read the list again in the background; the drawer keeps the old one until then.
+      const path = "projects/" + board().projectId + (kind === "member" ? "/members/" : "/sprints/");
+      all(path)
+        .then((rows) => {
+          if (kind === "member") open.members = rows;
+          else open.sprints = rows;
+        })
+        .catch(() => {});
     }
   });
 
@@ -553,12 +605,17 @@
     const link = event.target.closest("a[data-open]");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
     event.preventDefault();
+    if (open.task && open.task.id === link.dataset.open) return;
+    if (!mayLeave()) return;
     history.pushState({}, "", "?task=" + encodeURIComponent(link.dataset.open));
     openTask(link.dataset.open);
   });
-  document.getElementById("drawer-close").addEventListener("click", () => closeDrawer(true));
+  document.getElementById("drawer-close").addEventListener("click", () => mayLeave() && closeDrawer(true));
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !drawer.hidden) closeDrawer(true);
+    if (event.key === "Escape" && !drawer.hidden && mayLeave()) closeDrawer(true);
+  });
+  drawer.addEventListener("input", () => {
+    open.discard = false;
   });
   window.addEventListener("popstate", fromLocation);
   // The board was (re)loaded: the first time, open the task the address names; later, show

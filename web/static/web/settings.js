@@ -38,6 +38,8 @@
       if (node.dataset.confirm === "yes") return onConfirm();
       node.dataset.confirm = "yes";
       node.textContent = "Really " + text.toLowerCase() + "?";
+      node.setAttribute("aria-label", "Really " + label.charAt(0).toLowerCase() + label.slice(1) + "? Press again to confirm");
+      say("Press " + text + " again to confirm.");
     }, { class: "button danger", "aria-label": label });
     return node;
   }
@@ -87,9 +89,18 @@
     const form = event.target;
     const who = form.elements.namedItem("who").value.trim();
     if (!who) return say("Give the person's email or username.", "error");
-    const body = { role: form.elements.namedItem("role").value };
-    body[who.includes("@") ? "email" : "username"] = who;
-    act(() => api("POST", base + "members/", body), "Added " + who + ".", members).then((ok) => ok && form.reset());
+    const role = form.elements.namedItem("role").value;
+    // An address is tried as an email first; usernames may hold "@" too.
+    const add = async () => {
+      if (!who.includes("@")) return api("POST", base + "members/", { username: who, role: role });
+      try {
+        return await api("POST", base + "members/", { email: who, role: role });
+      } catch (error) {
+        if (error.status !== 400 || !error.data || !error.data.email) throw error;
+        return api("POST", base + "members/", { username: who, role: role });
+      }
+    };
+    act(add, "Added " + who + ".", members).then((ok) => ok && form.reset());
   });
 
   // -- columns ----------------------------------------------------------------------------

@@ -42,6 +42,8 @@
 
   function completeForm(sprint, row) {
     const id = "move-open-" + sprint.id;
+    const earlier = row.querySelector("form");
+    if (earlier) earlier.remove(); // one form, however often the button is pressed
     const select = el("select", { id: id });
     select.append(el("option", { value: "", text: "Backlog (no sprint)" }));
     for (const other of state.sprints.filter((s) => s.status === "planned")) select.append(el("option", { value: other.id, text: other.name }));

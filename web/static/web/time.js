@@ -28,7 +28,6 @@
     const path = "projects/" + projectId + "/time-report/?" + params;
     const csvParams = new URLSearchParams(params);
     csvParams.set("format", "csv");
-    csv.href = "/api/v1/projects/" + projectId + "/time-report/?" + csvParams;
     try {
       const report = await api("GET", path);
       const group = params.get("group_by") || "user";
@@ -43,8 +42,13 @@
           el("tfoot", {}, [el("tr", {}, [el("th", { scope: "row", text: "Total" }), el("td", { class: "number", text: duration(report.total_minutes) }), el("td", { class: "number", text: String(report.total_minutes) })])]),
         ]),
       );
+      // The download is the report on the page: offered only once that range has loaded.
+      csv.href = "/api/v1/projects/" + projectId + "/time-report/?" + csvParams;
+      csv.hidden = false;
       say("");
     } catch (error) {
+      box.replaceChildren(); // no numbers of another range under these dates
+      csv.hidden = true;
       say("Could not load the report: " + error.message, "error");
     }
   }
