@@ -272,7 +272,8 @@ class Supervisor:
     def supervise(self) -> int:
         for _ in range(self.processes):
             self.spawn(initial=True)
-        self.say(f"{len(self.workers)} Daphne workers: {', '.join(map(str, self.workers))}")
+        count = len(self.workers)
+        self.say(f"{count} Daphne worker{'s' if count != 1 else ''}: {', '.join(map(str, self.workers))}")
         code = 0
         deadline = None
         forwarded = 0

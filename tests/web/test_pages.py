@@ -205,3 +205,11 @@ def test_user_text_is_escaped_in_every_page() -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;onmouseover=&quot;alert(2)" in body
     response = Client().post("/signup/", {"email": XSS, "username": XSS, "password": "x"})
     assert "<script>alert(1)" not in response.content.decode()
+
+
+def test_the_session_cookie_is_httponly_secure_and_lax(user: User, settings) -> None:
+    settings.SESSION_COOKIE_SECURE = True  # as in production (DEBUG off)
+    response = Client().post("/login/", {"username": user.username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    cookie = response.cookies[settings.SESSION_COOKIE_NAME]
+    assert (bool(cookie["httponly"]), bool(cookie["secure"]), cookie["samesite"]) == (True, True, "Lax")

@@ -62,7 +62,8 @@ class Command(BaseCommand):
             self.project(users)
         self.stdout.write(self.style.SUCCESS("Demo created: project DEMO with 6 tasks and two sprints."))
         self.stdout.write(f"Log in as any of {', '.join(u.username for u in users.values())} with password: {password}")
-        self.stdout.write("(shown only now; change it with POST /api/v1/auth/password/)")
+        if password != LOCAL_PASSWORD:
+            self.stdout.write("(shown only now; change it with POST /api/v1/auth/password/)")
 
     def people(self, password: str) -> dict[str, User]:
         users = {}
