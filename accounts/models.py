@@ -20,6 +20,9 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     email = models.EmailField("email address", max_length=254)
     full_name = models.CharField(max_length=150, blank=True)
+    # Any save: the lists and boards that show a person's name (assignee_detail) carry it in
+    # their ETag, since a rename is no project's event.
+    updated_at = models.DateTimeField(auto_now=True)
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
 

@@ -134,7 +134,7 @@ def user_profile_update(*, user: User, full_name: str | None = None, username: s
     if fields:
         try:
             with transaction.atomic():
-                user.save(update_fields=fields)
+                user.save(update_fields=[*fields, "updated_at"])  # (lists' ETags read it)
         except IntegrityError:
             raise Invalid({"username": ["A user with that username already exists."]}) from None
     return user

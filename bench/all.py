@@ -4,11 +4,12 @@
         .venv/bin/python bench/all.py              # full run: writes bench/RESULTS.md
     ... bench/all.py --smoke                        # seconds, not minutes: CI's working-order check
 
-It runs bench/run.py (HTTP: task list, board, create, move on Daphne + PostgreSQL) and
-bench/fanout.py (live events to 100 and 500 sockets on Daphne + PostgreSQL + Redis, the
-pub/sub layer), both on --processes Daphne processes (default: one per core, as
-WEB_CONCURRENCY should be set) and collects their rows: requests or events per second, p50, p99, errors,
-delivery ratio. The smoke run uses tiny loads and fails (exit 1) when a request errs or an
+It runs bench/run.py (HTTP: /health, task list, revalidated list, board, create, PATCH,
+move on Daphne + PostgreSQL + Redis) with one Daphne process and with --processes (default:
+one per core, as WEB_CONCURRENCY should be set), and bench/fanout.py (live events to 100
+and 500 sockets, the pub/sub layer) on --processes, and collects their rows: requests or
+events per second, the ratio of each HTTP rate to /health's in the same run, p50, p99,
+errors, delivery ratio. The smoke run uses tiny loads and fails (exit 1) when a request errs or an
 event is not delivered after gap repair; it asserts nothing about timing.
 """
 
@@ -68,31 +69,36 @@ def main() -> None:
     )
     args = parser.parse_args()
     processes = ["--processes", str(args.processes)]
+    counts = sorted({1, args.processes})
     if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (and REDIS_URL to Redis).")
     if not os.environ.get("REDIS_URL"):
         sys.exit("Set REDIS_URL: the fan-out benchmark measures the Redis channel layer.")
 
     if args.smoke:
-        http = run("run.py", "--seconds", "1", "--connections", "2", *processes)
+        https = {n: run("run.py", "--seconds", "1", "--connections", "2", "--processes", str(n)) for n in counts}
         fanout = run("fanout.py", "--sockets", "20", "--rate", "5", "--seconds", "2", "--layer", "pubsub", *processes)
     else:
-        http = run("run.py", "--seconds", "10", "--connections", "8", *processes)
+        https = {n: run("run.py", "--seconds", "10", "--connections", "16", "--processes", str(n)) for n in counts}
         fanout = run("fanout.py", "--sockets", "100", "500", "--rate", "20", "--seconds", "15", *processes)
 
     lines = [
-        "| benchmark | load | per second | p50 ms | p99 ms | errors | delivered |",
-        "|---|---|---|---|---|---|---|",
+        "| benchmark | processes | load | per second | ratio to /health | p50 ms | p99 ms | errors | delivered |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     failures = []
-    for name, connections, rate, p50, p99, errors in table_rows(http):
-        lines.append(f"| HTTP: {name} | {connections} connections | {rate} req | {p50} | {p99} | {errors} | |")
-        if errors != "0":
-            failures.append(f"{name}: {errors} errors")
+    for count, http in https.items():
+        for name, connections, rate, ratio, p50, p99, errors in table_rows(http):
+            lines.append(
+                f"| HTTP: {name} | {count} | {connections} connections | {rate} req | {ratio} | {p50} | {p99} "
+                f"| {errors} | |"
+            )
+            if errors != "0":
+                failures.append(f"{name} ({count} processes): {errors} errors")
     fanout_rows = table_rows(fanout)
     for sockets, events, live, repaired, p50, p99 in fanout_rows:
         lines.append(
-            f"| live events (pub/sub) | {sockets} sockets | {events} events | {p50} | {p99} | 0 | "
+            f"| live events (pub/sub) | {args.processes} | {sockets} sockets | {events} events | | {p50} | {p99} | 0 | "
             f"{repaired} ({live} live) |"
         )
         if repaired != "100.00%":
@@ -109,10 +115,10 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     latest = (
         f"Measured {stamp} with `python bench/all.py` on this machine: {cores} cores, "
-        f"{args.processes} Daphne processes (`WEB_CONCURRENCY`), "
+        f"1 and {args.processes} Daphne processes (`WEB_CONCURRENCY`), "
         f"Python {platform.python_version()}, client and server on the same cores.\n\n"
         f"{table}\n\n"
-        "Raw output:\n\n```\n" + re.sub(r"\n{3,}", "\n\n", http + fanout).strip() + "\n```\n"
+        "Raw output:\n\n```\n" + re.sub(r"\n{3,}", "\n\n", "".join(https.values()) + fanout).strip() + "\n```\n"
     )
     RESULTS.write_text(with_latest_run(RESULTS.read_text() if RESULTS.exists() else "", latest))
     print(f"\nwrote {RESULTS.relative_to(HERE.parent)}")

@@ -90,7 +90,7 @@ async def measure(port: int, seed: dict, sockets: int, rate: float, seconds: flo
         for n in range(first, updates, WRITERS):
             await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
             body = {"title": f"update {n}"}
-            status, payload = await http(
+            status, payload, _ = await http(
                 reader, stream, "PATCH", f"/api/v1/tasks/{tasks[n % len(tasks)]}/", token, body
             )
             if status != 200:

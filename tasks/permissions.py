@@ -66,8 +66,14 @@ def require(role: str | None, action: Action) -> None:
 def role_under_lock(*, project: Project, actor: User) -> str:
     """The actor's role, read after the caller took the project's row lock: a role changed
     by a concurrent request (a transfer, a demotion, a removal) is the one that counts.
-    NotFound if they are no longer a member."""
-    role = Membership.objects.filter(project=project, user=actor).values_list("role", flat=True).first()
+    NotFound if they are no longer a member. Read with the lock when the caller passed
+    `actor` to services.common.lock_project (then no query here)."""
+    held = getattr(project, "role_under_lock", None)
+    if held is not None and held[0] == actor.pk:
+        role = held[1]
+        project.role_under_lock = None  # type: ignore[attr-defined]  # (once: later reads see later changes)
+    else:
+        role = Membership.objects.filter(project=project, user=actor).values_list("role", flat=True).first()
     if role is None:
         raise NotFound("Not found.")
     return role

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from django.db.models import F, Max, Min
+from django.db.models import Count, F, Max, Min, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tasks import rules
@@ -31,16 +32,34 @@ class Renumbered(NamedTuple):
     new: int
 
 
+def with_ends(columns: QuerySet[Column], *, moving: Any = None) -> QuerySet[Column]:
+    """Columns read with their last task's position and task count (`end_position`,
+    `free_slot` at the end and `check_room` then need no query of their own): for a write
+    that adds or moves one task (`moving`: not counted as the last), under the project lock,
+    before it does. Read again after anything else changes the column."""
+    tasks = Task.objects.filter(column=OuterRef("pk")).order_by().values("column")
+    others = tasks.exclude(pk=moving) if moving is not None else tasks
+    return columns.annotate(
+        last_position=Subquery(others.annotate(last=Max("position")).values("last")[:1]),
+        holding=Coalesce(Subquery(tasks.annotate(n=Count("*")).values("n")[:1]), 0),
+    )
+
+
 def check_room(column: Column, incoming: int = 1) -> None:
     """409 if `incoming` more tasks would take the column past its WIP limit."""
     if column.wip_limit is not None:
-        holding = Task.objects.filter(column=column).count()
+        holding = getattr(column, "holding", None)
+        if holding is None:
+            holding = Task.objects.filter(column=column).count()
         rules.check_wip(name=column.name, wip_limit=column.wip_limit, holding=holding, incoming=incoming)
 
 
 def end_position(column: Column) -> int:
     """The position after the column's last task."""
-    last = Task.objects.filter(column=column).aggregate(last=Max("position"))["last"]
+    if hasattr(column, "last_position"):  # read with the column (with_ends)
+        last = column.last_position
+    else:
+        last = Task.objects.filter(column=column).aggregate(last=Max("position"))["last"]
     return GAP if last is None else int(last) + GAP
 
 
@@ -69,7 +88,8 @@ def free_slot(column: Column, task: Task, before: Task | None, after: Task | Non
         lower = after.position
         upper = others.filter(position__gt=lower).aggregate(v=Min("position"))["v"]
         return midpoint(lower, lower + 2 * GAP if upper is None else int(upper))
-    last = others.aggregate(v=Max("position"))["v"]
+    read = hasattr(column, "last_position")  # with the column, without this task (with_ends)
+    last = column.last_position if read else others.aggregate(v=Max("position"))["v"]  # type: ignore[attr-defined]
     return GAP if last is None else int(last) + GAP
 
 
@@ -119,6 +139,7 @@ def place(task: Task, column: Column, before: Task | None = None, after: Task | 
     position = free_slot(column, task, before, after)
     if position is None:
         renumbered = [entry for entry in renumber(column) if entry.task_id != task.pk]
+        column.__dict__.pop("last_position", None)  # (what with_ends read is gone now)
         before = before and Task.objects.get(pk=before.pk)
         after = after and Task.objects.get(pk=after.pk)
         position = free_slot(column, task, before, after)

@@ -3,15 +3,41 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db.models import Case, F, IntegerField, Model, QuerySet, Value, When
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Model,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.events import Target, TaskSnapshot, Verb, task_snapshot
+from tasks.events import (
+    SCHEMA_VERSION,
+    TASK_ROW_FIELDS,
+    TASK_ROW_RELATED,
+    Target,
+    TaskSnapshot,
+    Verb,
+    task_snapshot,
+    task_snapshot_of_row,
+)
 from tasks.filters import ProjectFilter, TaskFilter, TimeEntryFilter
 from tasks.filters import apply as apply_filters
 from tasks.models import (
@@ -28,6 +54,7 @@ from tasks.models import (
     TimeEntry,
 )
 from tasks.rules import elapsed_minutes
+from timetodo import __version__
 from timetodo.errors import NotFound
 
 M = TypeVar("M", bound=Model)
@@ -93,30 +120,69 @@ TASK_COLUMNS = [field.attname for field in Task._meta.concrete_fields]
 TASK_RELATED_COLUMNS = ["project__key", "assignee__username", "assignee__full_name"]
 
 
+class LabelIds(Aggregate):
+    """A task's label ids in one text cell, comma-separated (read with its row: no second
+    query, and cheaper than prefetching Label objects a thousand at a time)."""
+
+    function = "GROUP_CONCAT"
+    template = "%(function)s(%(expressions)s, ',')"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, function="STRING_AGG", template="%(function)s(%(expressions)s::text, ',')"
+        )
+
+
 def _task_queryset(*, with_project: bool = True) -> QuerySet[Task]:
     related = ["project", "assignee"] if with_project else ["assignee"]
     columns = TASK_COLUMNS + [c for c in TASK_RELATED_COLUMNS if with_project or not c.startswith("project__")]
-    return Task.objects.select_related(*related).only(*columns)
+    links = Task.labels.through.objects.filter(task_id=OuterRef("pk")).order_by().values("task_id")
+    label_ids = Subquery(links.annotate(ids=LabelIds("label_id")).values("ids")[:1])  # type: ignore[misc]
+    return Task.objects.select_related(*related).only(*columns).annotate(label_csv=label_ids)
 
 
-def prepare_tasks(tasks: Iterable[Task]) -> list[Task]:
-    """Attach what TaskSerializer shows beyond the task row, in two queries for any number
-    of tasks: `label_ids` (from the link table: cheaper than prefetching Label objects,
-    which boards would do a thousand at a time) and `running_minutes` (timers running on
-    the task now; finished entries are already summed in `spent_minutes`)."""
-    tasks = list(tasks)
-    by_task: dict[Any, list[Any]] = {task.pk: [] for task in tasks}
+def _label_ids(csv: str | None) -> list[uuid.UUID]:
+    return [uuid.UUID(pk) for pk in csv.split(",")] if csv else []
+
+
+def _running_minutes(task_ids: list[Any]) -> dict[Any, int]:
+    """Minutes counted now by the timers running on these tasks (finished entries are
+    already summed in `spent_minutes`): one query."""
     running: dict[Any, int] = {}
-    if by_task:
-        links = Task.labels.through.objects.filter(task_id__in=list(by_task)).values_list("task_id", "label_id")
-        for task_id, label_id in links:
-            by_task[task_id].append(label_id)
-        now = timezone.now()
-        timers = TimeEntry.objects.filter(task_id__in=list(by_task), ended_at__isnull=True)
-        for task_id, started_at in timers.values_list("task_id", "started_at"):
-            running[task_id] = running.get(task_id, 0) + elapsed_minutes(started_at, now)
+    now = timezone.now()
+    entries = TimeEntry.objects.filter(task_id__in=task_ids, ended_at__isnull=True)
+    for task_id, started_at in entries.values_list("task_id", "started_at"):
+        running[task_id] = running.get(task_id, 0) + elapsed_minutes(started_at, now)
+    return running
+
+
+def task_rows(tasks: QuerySet[Task]) -> QuerySet[Any]:
+    """These tasks as rows (`values()`), with what a snapshot reads: no model instances."""
+    related = {name: F(path) for name, path in TASK_ROW_RELATED.items()}
+    return tasks.values(*TASK_ROW_FIELDS, "label_csv", **related)
+
+
+def snapshots_of_rows(rows: Iterable[Mapping[str, Any]], *, timers: bool = True) -> list[TaskSnapshot]:
+    """Rows from `task_rows` as snapshots; running timers read in one query, or none with
+    `timers=False` (the caller knows no timer runs in the project)."""
+    rows = list(rows)
+    running = _running_minutes([row["id"] for row in rows]) if rows and timers else {}
+    return [
+        task_snapshot_of_row(row, label_ids=_label_ids(row["label_csv"]), running_minutes=running.get(row["id"], 0))
+        for row in rows
+    ]
+
+
+def prepare_tasks(tasks: Iterable[Task], *, timers: bool = True) -> list[Task]:
+    """Attach what TaskSerializer shows beyond the task row: `label_ids` (from the row's
+    `label_csv`) and `running_minutes` (timers running on the task now; finished entries
+    are already summed in `spent_minutes`), in one query for any number of tasks, none with
+    `timers=False` (when the caller knows that no timer runs in the project)."""
+    tasks = list(tasks)
+    running = _running_minutes([task.pk for task in tasks]) if tasks and timers else {}
     for task in tasks:
-        task.label_ids = by_task[task.pk]  # type: ignore[attr-defined]
+        task.label_ids = _label_ids(task.label_csv)  # type: ignore[attr-defined]
         task.running_minutes = running.get(task.pk, 0)  # type: ignore[attr-defined]
     return tasks
 
@@ -135,6 +201,16 @@ def tasks_for_user(*, user: User, filters: Mapping[str, Any] | None = None) -> Q
     return apply_filters(TaskFilter, tasks, filters, user=user)
 
 
+def task_for_write(*, task_id: Any) -> Task | None:
+    """A task for a write under its project's lock, with what its snapshot shows (labels,
+    running timers): one query, two while a timer runs on it."""
+    timers = TimeEntry.objects.filter(task_id=OuterRef("pk"), ended_at__isnull=True)
+    task = _task_queryset(with_project=False).annotate(timing=Exists(timers)).filter(pk=task_id).first()
+    if task is None:
+        return None
+    return prepare_tasks([task], timers=task.timing)[0]
+
+
 def tasks_shown() -> QuerySet[Task]:
     """Tasks with exactly the columns their snapshot reads (then `prepare_tasks`)."""
     return _task_queryset()
@@ -151,14 +227,64 @@ def task_snapshot_for(*, task: Task) -> TaskSnapshot:
     return task_snapshot(task, label_ids=prepared.label_ids, running_minutes=prepared.running_minutes)
 
 
-def board(*, project: Project) -> list[Column]:
-    """Every column with its tasks in order: three queries whatever the number of tasks."""
+# Versions for conditional reads (ETag / If-None-Match). Read before the body: a write in
+# between makes the body newer than its version (one needless 200 later), never older.
+
+
+def _versions_of(memberships: QuerySet[Membership]) -> list[tuple[Any, ...]]:
+    """Per project of these memberships, what a task list or board of it shows that can
+    change: the caller's role, the project's last seq (every change inside it is an event),
+    its members' count and latest profile save (a rename of an assignee is no event), and
+    whether a timer runs in it (time spent then grows without events). One query."""
+    members = Membership.objects.filter(project_id=OuterRef("project_id")).order_by().values("project_id")
+    timers = TimeEntry.objects.filter(task__project_id=OuterRef("project_id"), ended_at__isnull=True)
+    rows = memberships.annotate(
+        seq=F("project__last_seq"),
+        people=Subquery(members.annotate(n=Count("*")).values("n")[:1]),
+        renamed=Subquery(members.annotate(at=Max("user__updated_at")).values("at")[:1]),
+        timing=Exists(timers),
+    )
+    return list(rows.order_by("project_id").values_list("project_id", "role", "seq", "people", "renamed", "timing"))
+
+
+def _fingerprint(kind: str, user: User, versions: list[tuple[Any, ...]]) -> str:
+    # The code's version too: a release may draw the same data differently.
+    parts: list[Any] = [kind, __version__, SCHEMA_VERSION, str(user.pk), versions]
+    if any(row[-1] for row in versions):  # a timer runs: the time it counts changes every second
+        parts.append(int(timezone.now().timestamp()))
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
+
+
+@dataclass(frozen=True)
+class ReadVersion:
+    etag: str
+    timers_running: bool  # False: the read may skip the running timers' query
+
+
+def _read_version(kind: str, user: User, memberships: QuerySet[Membership]) -> ReadVersion:
+    versions = _versions_of(memberships)
+    return ReadVersion(_fingerprint(kind, user, versions), any(row[-1] for row in versions))
+
+
+def task_list_version(*, user: User) -> ReadVersion:
+    """The ETag of the user's task lists, besides their query string: the projects they are
+    in and each one's version (a list without a project filter spans them all)."""
+    return _read_version("tasks", user, Membership.objects.filter(user=user))
+
+
+def board_version(*, user: User, project: Project) -> ReadVersion:
+    """The ETag of a project's board as the user sees it."""
+    return _read_version("board", user, Membership.objects.filter(user=user, project=project))
+
+
+def board(*, project: Project, timers: bool = True) -> list[Column]:
+    """Every column with its tasks' snapshots in order (`board_tasks`): two queries whatever
+    the number of tasks (three while a timer runs in the project), rows, not models."""
     columns = list(columns_of(project=project))
-    tasks = prepare_tasks(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position"))
-    by_column: dict[Any, list[Task]] = {column.pk: [] for column in columns}
-    for task in tasks:
-        task.project = project  # already loaded; saves a join per row
-        by_column.setdefault(task.column_id, []).append(task)
+    rows = task_rows(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position"))
+    by_column: dict[Any, list[TaskSnapshot]] = {column.pk: [] for column in columns}
+    for snapshot in snapshots_of_rows(rows, timers=timers):
+        by_column.setdefault(uuid.UUID(snapshot["column"]), []).append(snapshot)
     for column in columns:
         column.board_tasks = by_column[column.pk]  # type: ignore[attr-defined]
     return columns

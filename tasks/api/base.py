@@ -78,6 +78,11 @@ class ParentEndpoint(Endpoint, Generic[M]):
 
     lookup: ClassVar[str]
     role: str
+    parent_id: Any
+    # Methods whose service finds the parent and checks the role itself, under the project's
+    # lock and in the same round trip that takes the lock (the same 404 and 403): the
+    # endpoint does not read it first. Their handlers use `parent_id`.
+    checked_by_service: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -93,6 +98,9 @@ class ParentEndpoint(Endpoint, Generic[M]):
         if self.method_action() is None or getattr(self, "swagger_fake_view", False):
             # OPTIONS (metadata only), a method without a handler (DRF answers 405), and
             # the schema generator: no handler of ours runs, so there is nothing to resolve.
+            return
+        if request.method in self.checked_by_service:
+            self.parent_id = selectors.uuid_or_404(kwargs[self.lookup])
             return
         parent, self.role = self.authorize(self.parent_queryset(), kwargs[self.lookup])
         further = self.object_action(parent)
@@ -195,3 +203,23 @@ def query_param(request: Request, name: str, field: serializers.Field[Any, Any, 
 def task_response(snapshot: TaskSnapshot, status_code: int = 200) -> Response:
     """A task with its version as ETag (what If-Match compares with)."""
     return Response(snapshot, status=status_code, headers={"ETag": version_etag(snapshot["version"])})
+
+
+# Conditional reads: lists and boards carry an ETag read before their body (selectors'
+# *_version); a client sending it back in If-None-Match gets 304 after that one query.
+REVALIDATE = "private, no-cache"  # a browser keeps it but asks every time; no shared cache
+
+
+def not_modified(request: Request, etag: str) -> Response | None:
+    """304 when If-None-Match names this ETag (weak comparison, RFC 9110 13.1.2), else None."""
+    wanted = request.headers.get("If-None-Match", "")
+    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+    if etag in tags or "*" in tags:
+        return Response(status=304, headers={"ETag": etag, "Cache-Control": REVALIDATE})
+    return None
+
+
+def with_etag(response: Response, etag: str) -> Response:
+    response["ETag"] = etag
+    response["Cache-Control"] = REVALIDATE
+    return response

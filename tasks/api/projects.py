@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks import selectors
-from tasks.api.base import Endpoint, ProjectEndpoint, query_param, validated
+from tasks.api.base import Endpoint, ProjectEndpoint, not_modified, query_param, validated, with_etag
 from tasks.filters import ProjectFilter, SchemaFilterBackend
 from tasks.models import Activity, Column, Label, Membership, Project, Role
 from tasks.permissions import Action
@@ -202,12 +202,15 @@ class BoardView(ProjectEndpoint):
 
     @extend_schema(responses=BoardSerializer)
     def get(self, request: Request, project_id: Any) -> Response:
-        columns = selectors.board(project=self.project)
+        version = selectors.board_version(user=self.user, project=self.project)
+        if (unchanged := not_modified(request, version.etag)) is not None:
+            return unchanged
+        columns = selectors.board(project=self.project, timers=version.timers_running)
         body = BoardSerializer(
             {"project": self.project, "last_seq": self.project.last_seq, "columns": columns},
             context={"role": self.role},
         ).data
-        return Response(body)
+        return with_etag(Response(body), version.etag)
 
 
 class ProjectActivityView(ProjectEndpoint):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers, status
+from rest_framework import renderers, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -85,8 +85,14 @@ class SprintCompleteView(SprintView):
         return Response(SprintSerializer(sprint).data)
 
 
+# Bodies with floats keep DRF's renderer: orjson writes exponents its own way (1e-05 as
+# 1e-5), and the bytes stay what they were (tests/timetodo/test_renderers.py checks).
+FLOAT_RENDERERS = [renderers.JSONRenderer, renderers.BrowsableAPIRenderer]
+
+
 class SprintBurndownView(SprintView):
     actions = {"GET": Action.VIEW}
+    renderer_classes = FLOAT_RENDERERS
 
     @extend_schema(responses=BurndownSerializer)
     def get(self, request: Request, sprint_id: Any) -> Response:
@@ -95,6 +101,7 @@ class SprintBurndownView(SprintView):
 
 class ProjectVelocityView(ProjectEndpoint):
     actions = {"GET": Action.VIEW}
+    renderer_classes = FLOAT_RENDERERS
 
     @extend_schema(parameters=[OpenApiParameter("last", int)], responses=VelocitySerializer)
     def get(self, request: Request, project_id: Any) -> Response:

@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks import permissions, selectors
-from tasks.api.base import CommentEndpoint, Endpoint, TaskEndpoint, task_response, validated
+from tasks.api.base import CommentEndpoint, Endpoint, TaskEndpoint, not_modified, task_response, validated, with_etag
 from tasks.filters import SchemaFilterBackend, TaskFilter
-from tasks.models import Activity, Comment, Project, Task
+from tasks.models import Activity, Comment, Task
 from tasks.permissions import Action
 from tasks.serializers.projects import ActivitySerializer
 from tasks.serializers.tasks import (
@@ -50,21 +50,26 @@ class TaskListView(Endpoint):
 
     @extend_schema(operation_id="tasks_list", responses=TaskSerializer(many=True))
     def get(self, request: Request) -> Response:
-        tasks = selectors.tasks_for_user(user=self.user, filters=request.query_params)
-        page = selectors.prepare_tasks(self.paginate_queryset(tasks) or [])
-        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+        version = selectors.task_list_version(user=self.user)
+        if (unchanged := not_modified(request, version.etag)) is not None:
+            return unchanged
+        rows = selectors.task_rows(selectors.tasks_for_user(user=self.user, filters=request.query_params))
+        page = selectors.snapshots_of_rows(self.paginate_queryset(rows) or [], timers=version.timers_running)
+        return with_etag(self.get_paginated_response(page), version.etag)
 
     @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})
     def post(self, request: Request) -> Response:
         values = validated(TaskCreateSerializer, request)
-        project, _ = self.authorize(Project.objects.all(), values.pop("project"))
-        written = task_services.task_create(actor=self.user, project_id=project.pk, values=values)
+        # The service checks membership and role under the project's lock (404 / 403), in
+        # the same round trip that takes the task's number: no check before it.
+        written = task_services.task_create(actor=self.user, project_id=values.pop("project"), values=values)
         return task_response(written.snapshot, status.HTTP_201_CREATED)
 
 
 class TaskDetailView(TaskEndpoint):
     serializer_class = TaskSerializer
     actions = {"GET": Action.VIEW, "PATCH": Action.EDIT_TASKS, "DELETE": Action.DELETE_TASKS}
+    checked_by_service = frozenset({"PATCH"})
 
     def get(self, request: Request, task_id: Any) -> Response:
         return task_response(selectors.task_snapshot_for(task=self.task))
@@ -78,7 +83,7 @@ class TaskDetailView(TaskEndpoint):
         values = validated(TaskUpdateSerializer, request)
         version = values.pop("version", None)
         written = task_services.task_update(
-            actor=self.user, task_id=self.task.pk, values=values, if_match=parse_if_match(request), version=version
+            actor=self.user, task_id=self.parent_id, values=values, if_match=parse_if_match(request), version=version
         )
         return task_response(written.snapshot)
 
@@ -91,6 +96,7 @@ class TaskDetailView(TaskEndpoint):
 class TaskMoveView(TaskEndpoint):
     serializer_class = TaskSerializer
     actions = {"POST": Action.MOVE_TASKS}
+    checked_by_service = frozenset({"POST"})
 
     @extend_schema(
         request=TaskMoveSerializer,
@@ -101,7 +107,7 @@ class TaskMoveView(TaskEndpoint):
         values = validated(TaskMoveSerializer, request)
         written = task_services.task_move(
             actor=self.user,
-            task_id=self.task.pk,
+            task_id=self.parent_id,
             column_id=values["column"],
             before_id=values.get("before"),
             after_id=values.get("after"),

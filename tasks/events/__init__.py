@@ -28,6 +28,8 @@ from tasks.events.schema import (
     Verb,
 )
 from tasks.events.snapshots import (
+    TASK_ROW_FIELDS,
+    TASK_ROW_RELATED,
     column_snapshot,
     comment_snapshot,
     label_snapshot,
@@ -35,6 +37,7 @@ from tasks.events.snapshots import (
     project_snapshot,
     sprint_snapshot,
     task_snapshot,
+    task_snapshot_of_row,
     time_entry_snapshot,
     timestamp,
     user_summary,
@@ -42,6 +45,8 @@ from tasks.events.snapshots import (
 
 __all__ = [
     "SCHEMA_VERSION",
+    "TASK_ROW_FIELDS",
+    "TASK_ROW_RELATED",
     "ColumnSnapshot",
     "CommentSnapshot",
     "LabelSnapshot",
@@ -63,6 +68,7 @@ __all__ = [
     "project_snapshot",
     "sprint_snapshot",
     "task_snapshot",
+    "task_snapshot_of_row",
     "time_entry_snapshot",
     "timestamp",
     "user_summary",

@@ -34,8 +34,12 @@ def emit(
     project's row lock, so seqs are gapless and in commit order."""
     if verb.removes_target != (data is None):
         raise ValueError(f"{verb} {'carries no' if verb.removes_target else 'needs a'} snapshot")
-    Project.objects.filter(pk=project.pk).update(last_seq=F("last_seq") + 1)
-    project.last_seq += 1
+    if getattr(project, "seq_reserved", False):
+        # The lock already took this seq (services.common: take_numbers, lock_project_of_task).
+        project.seq_reserved = False  # type: ignore[attr-defined]
+    else:
+        Project.objects.filter(pk=project.pk).update(last_seq=F("last_seq") + 1)
+        project.last_seq += 1
     activity = Activity.objects.create(
         project=project,
         seq=project.last_seq,

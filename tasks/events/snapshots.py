@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -25,7 +25,11 @@ from tasks.rules import elapsed_minutes
 
 
 def user_summary(user: User) -> UserSummary:
-    return {"id": str(user.pk), "username": user.username, "full_name": user.full_name}
+    return summary_of(user.pk, user.username, user.full_name)
+
+
+def summary_of(user_id: Any, username: str, full_name: str) -> UserSummary:
+    return {"id": str(user_id), "username": username, "full_name": full_name}
 
 
 def project_snapshot(project: Project, *, last_seq: int | None = None) -> ProjectSnapshot:
@@ -67,35 +71,91 @@ def label_snapshot(label: Label) -> LabelSnapshot:
     return {"id": str(label.pk), "name": label.name, "color": label.color}
 
 
+# The columns of a task row a snapshot reads, as `QuerySet.values()` names them, plus the
+# related ones (TASK_ROW_RELATED): lists and boards read rows, not models (no model
+# instances for a thousand tasks), and a model becomes the same row (task_row), so the
+# two can never drift: one builder, task_snapshot_of_row.
+TASK_ROW_FIELDS = (
+    "id",
+    "project_id",
+    "number",
+    "title",
+    "description",
+    "column_id",
+    "position",
+    "priority",
+    "assignee_id",
+    "creator_id",
+    "story_points",
+    "estimate_minutes",
+    "spent_minutes",
+    "due_date",
+    "sprint_id",
+    "parent_id",
+    "is_done",
+    "completed_at",
+    "created_at",
+    "updated_at",
+    "version",
+)
+TASK_ROW_RELATED = {
+    "project_key": "project__key",
+    "assignee_username": "assignee__username",
+    "assignee_full_name": "assignee__full_name",
+}
+
+
+def task_row(task: Task) -> dict[str, Any]:
+    """A model's row (`task.project` and `task.assignee` loaded)."""
+    row = {name: getattr(task, name) for name in TASK_ROW_FIELDS}
+    assignee = task.assignee if task.assignee_id is not None else None
+    row["project_key"] = task.project.key
+    row["assignee_username"] = assignee.username if assignee is not None else None
+    row["assignee_full_name"] = assignee.full_name if assignee is not None else None
+    return row
+
+
 def task_snapshot(task: Task, *, label_ids: Iterable[Any], running_minutes: int) -> TaskSnapshot:
     """`task.project` and `task.assignee` loaded; `label_ids` and the minutes of timers
     running on it now come from the caller (selectors.prepare_tasks reads them for a whole
-    list in two queries)."""
+    list at once)."""
+    return task_snapshot_of_row(task_row(task), label_ids=label_ids, running_minutes=running_minutes)
+
+
+def task_snapshot_of_row(row: Mapping[str, Any], *, label_ids: Iterable[Any], running_minutes: int) -> TaskSnapshot:
+    """The task as events and the REST API show it, from its row (TASK_ROW_FIELDS and
+    TASK_ROW_RELATED)."""
+    assignee_id = row["assignee_id"]
+    due_date = row["due_date"]
     return {
-        "id": str(task.pk),
-        "project": str(task.project_id),
-        "number": task.number,
-        "key": task.key,
-        "title": task.title,
-        "description": task.description,
-        "column": str(task.column_id),
-        "position": task.position,
-        "priority": task.priority,
-        "assignee": optional_id(task.assignee_id),
-        "assignee_detail": user_summary(task.assignee) if task.assignee is not None else None,
-        "creator": optional_id(task.creator_id),
+        "id": str(row["id"]),
+        "project": str(row["project_id"]),
+        "number": row["number"],
+        "key": f"{row['project_key']}-{row['number']}",
+        "title": row["title"],
+        "description": row["description"],
+        "column": str(row["column_id"]),
+        "position": row["position"],
+        "priority": row["priority"],
+        "assignee": optional_id(assignee_id),
+        "assignee_detail": (
+            summary_of(assignee_id, row["assignee_username"], row["assignee_full_name"])
+            if assignee_id is not None
+            else None
+        ),
+        "creator": optional_id(row["creator_id"]),
         "labels": sorted(str(pk) for pk in label_ids),
-        "story_points": task.story_points,
-        "estimate_minutes": task.estimate_minutes,
-        "spent_minutes": task.spent_minutes + running_minutes,
-        "due_date": task.due_date.isoformat() if task.due_date is not None else None,
-        "sprint": optional_id(task.sprint_id),
-        "parent": optional_id(task.parent_id),
-        "is_done": task.is_done,
-        "completed_at": optional_timestamp(task.completed_at),
-        "created_at": timestamp(task.created_at),
-        "updated_at": timestamp(task.updated_at),
-        "version": task.version,
+        "story_points": row["story_points"],
+        "estimate_minutes": row["estimate_minutes"],
+        "spent_minutes": row["spent_minutes"] + running_minutes,
+        "due_date": due_date.isoformat() if due_date is not None else None,
+        "sprint": optional_id(row["sprint_id"]),
+        "parent": optional_id(row["parent_id"]),
+        "is_done": row["is_done"],
+        "completed_at": optional_timestamp(row["completed_at"]),
+        "created_at": timestamp(row["created_at"]),
+        "updated_at": timestamp(row["updated_at"]),
+        "version": row["version"],
     }
 
 

@@ -94,11 +94,8 @@ class BoardColumnSerializer(ColumnSerializer):
         read_only_fields = fields
 
     def to_representation(self, column: Column) -> dict[str, Any]:
-        tasks = TaskSerializer()
-        return {
-            **column_snapshot(column),
-            "tasks": [tasks.to_representation(task) for task in column.board_tasks],  # type: ignore[attr-defined]
-        }
+        # selectors.board read the tasks as rows and built their snapshots already.
+        return {**column_snapshot(column), "tasks": column.board_tasks}  # type: ignore[attr-defined]
 
 
 class BoardSerializer(serializers.Serializer[dict[str, Any]]):

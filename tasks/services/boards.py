@@ -42,7 +42,7 @@ def _reorder(actor: User, project: Any, column: Column | None, index: int | None
 
 @transaction.atomic
 def column_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Column:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_COLUMNS)
     column = Column(
         project=project,
@@ -65,7 +65,7 @@ def _get_column(project_id: Any, column_id: Any) -> Column:
 
 @transaction.atomic
 def column_update(*, actor: User, project_id: Any, column_id: Any, values: dict[str, Any]) -> Column:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_COLUMNS)
     column = _get_column(project.pk, column_id)
     old_position = column.position
@@ -109,7 +109,7 @@ def _tasks_follow(actor: User, project: Any, column: Column) -> None:
 @transaction.atomic
 def column_delete(*, actor: User, project_id: Any, column_id: Any, move_to: Any = None) -> None:
     """409 while the column holds tasks, unless they move to `move_to` (in order, at its end)."""
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_COLUMNS)
     column = _get_column(project.pk, column_id)
     if Column.objects.filter(project=project).count() == 1:
@@ -143,7 +143,7 @@ def _label_name_taken(project_id: Any, name: str, exclude: Any = None) -> bool:
 
 @transaction.atomic
 def label_create(*, actor: User, project_id: Any, name: str, color: str) -> Label:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_LABELS)
     if _label_name_taken(project.pk, name):
         raise Invalid({"name": ["The project already has a label with this name."]})
@@ -154,7 +154,7 @@ def label_create(*, actor: User, project_id: Any, name: str, color: str) -> Labe
 
 @transaction.atomic
 def label_update(*, actor: User, project_id: Any, label_id: Any, values: dict[str, Any]) -> Label:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_LABELS)
     label = Label.objects.filter(project=project, pk=label_id).first()
     if label is None:
@@ -186,7 +186,7 @@ def label_update(*, actor: User, project_id: Any, label_id: Any, values: dict[st
 
 @transaction.atomic
 def label_delete(*, actor: User, project_id: Any, label_id: Any) -> None:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_LABELS)
     label = Label.objects.filter(project=project, pk=label_id).first()
     if label is None:

@@ -14,7 +14,7 @@ from timetodo.errors import NotFound
 
 @transaction.atomic
 def comment_create(*, actor: User, task: Task, body: str) -> Comment:
-    project = lock_project(task.project_id)
+    project = lock_project(task.project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=permissions.Action.COMMENT)
     if not Task.objects.filter(pk=task.pk).exists():
         raise NotFound("Not found.")

@@ -21,7 +21,7 @@ from timetodo.errors import Conflict, Invalid, NotFound
 def member_add(
     *, actor: User, project_id: Any, email: str | None, user_id: Any, role: str, username: str | None = None
 ) -> Membership:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     actor_role = permissions.recheck(project=project, actor=actor, action=Action.ADD_MEMBERS)
     permissions.require_may_grant(actor_role=actor_role, role=role)
     users = User.objects.filter(is_active=True)
@@ -56,7 +56,7 @@ def _target(project_id: Any, user_id: Any) -> Membership:
 
 @transaction.atomic
 def member_update(*, actor: User, project_id: Any, user_id: Any, role: str) -> Membership:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     actor_role = permissions.recheck(project=project, actor=actor, action=Action.CHANGE_ROLES)
     membership = _target(project.pk, user_id)
     if membership.role == Role.OWNER:
@@ -72,7 +72,7 @@ def member_update(*, actor: User, project_id: Any, user_id: Any, role: str) -> M
 @transaction.atomic
 def member_remove(*, actor: User, project_id: Any, user_id: Any) -> None:
     """Admins remove members and viewers, the owner anyone else; anyone may leave."""
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     actor_role = permissions.role_under_lock(project=project, actor=actor)
     membership = _target(project.pk, user_id)
     if membership.role == Role.OWNER:

@@ -48,7 +48,7 @@ def project_create(*, actor: User, name: str, key: str, description: str = "", s
 
 @transaction.atomic
 def project_update(*, actor: User, project_id: Any, values: dict[str, Any]) -> Project:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.EDIT_PROJECT)
     if "key" in values and values["key"] != project.key and _key_taken(values["key"], exclude=project.pk):
         raise Invalid({"key": ["A project with this key already exists."]})
@@ -68,7 +68,7 @@ def project_update(*, actor: User, project_id: Any, values: dict[str, Any]) -> P
 
 @transaction.atomic
 def project_delete(*, actor: User, project_id: Any) -> None:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.DELETE_PROJECT)
     # Tasks protect their columns; remove them first, then everything else cascades.
     project.tasks.all().delete()
@@ -79,7 +79,7 @@ def project_delete(*, actor: User, project_id: Any) -> None:
 @transaction.atomic
 def project_transfer(*, actor: User, project_id: Any, new_owner_id: Any) -> Project:
     """That member becomes owner; the old owner becomes admin."""
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.TRANSFER_PROJECT)
     target = Membership.objects.select_related("user").filter(project=project, user_id=new_owner_id).first()
     if target is None:

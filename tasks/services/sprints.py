@@ -22,7 +22,7 @@ def _emit(project: Project, actor: User, verb: Verb, sprint: Sprint, changes: di
 
 
 def _locked_sprint(sprint_id: Any, actor: User) -> tuple[Project, Sprint]:
-    project, sprint = lock_project_of(Sprint, sprint_id)
+    project, sprint = lock_project_of(Sprint, sprint_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_SPRINTS)
     return project, sprint
 
@@ -40,7 +40,7 @@ def _points(tasks: QuerySet[Task]) -> int:
 
 @transaction.atomic
 def sprint_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Sprint:
-    project = lock_project(project_id)
+    project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.MANAGE_SPRINTS)
     rules.check_sprint_dates(values.get("start_date"), values.get("end_date"))
     sprint = Sprint.objects.create(project=project, **values)

@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from accounts.models import User
 from tasks import permissions, positions, selectors
 from tasks.events import TaskSnapshot, Verb, emit, task_snapshot
 from tasks.models import Column, Label, Project, Sprint, Task
 from tasks.permissions import Action
-from tasks.services.common import lock_project, lock_project_of
-from timetodo.errors import Invalid, StaleVersion
+from tasks.services.common import lock_project, lock_project_of_task, take_numbers
+from timetodo.errors import Invalid, NotFound, StaleVersion
 
 MAX_PARENT_DEPTH = 100
 
@@ -36,15 +35,17 @@ class TaskWritten:
 # References, always resolved inside the task's own project
 
 
-def _column(project: Project, column_id: Any) -> Column:
-    column = Column.objects.filter(project=project, pk=column_id).first()
+def _column(project: Project, column_id: Any, *, ends: bool = False, moving: Any = None) -> Column:
+    columns = Column.objects.filter(project=project, pk=column_id)
+    column = (positions.with_ends(columns, moving=moving) if ends else columns).first()
     if column is None:
         raise Invalid({"column": ["No such column in this project."]})
     return column
 
 
-def _first_column(project: Project) -> Column:
-    column = Column.objects.filter(project=project).order_by("position", "created_at").first()
+def _first_column(project: Project, *, ends: bool = False) -> Column:
+    columns = Column.objects.filter(project=project).order_by("position", "created_at")
+    column = (positions.with_ends(columns) if ends else columns).first()
     if column is None:
         raise Invalid({"column": ["This project has no columns."]})
     return column
@@ -119,7 +120,7 @@ def save_task_change(*, project: Project, actor: User, task: Task, changes: dict
         elif field != "labels":
             fields.add(field)
     task.save(update_fields=sorted(fields))
-    snapshot = selectors.task_snapshot_of(task_id=task.pk)
+    snapshot = _snapshot_now(task)
     emit(
         project=project,
         actor=actor,
@@ -132,8 +133,19 @@ def save_task_change(*, project: Project, actor: User, task: Task, changes: dict
     return snapshot
 
 
+def _snapshot_now(task: Task) -> TaskSnapshot:
+    """The task as it now is: from memory when it was read prepared (selectors.prepare_tasks,
+    kept current by the change), else read again."""
+    prepared: Any = task
+    if hasattr(prepared, "label_ids"):
+        return task_snapshot(task, label_ids=prepared.label_ids, running_minutes=prepared.running_minutes)
+    return selectors.task_snapshot_of(task_id=task.pk)
+
+
 def _unchanged(task: Task) -> TaskWritten:
-    return TaskWritten(task=task, snapshot=selectors.task_snapshot_of(task_id=task.pk))
+    """Nothing to write: the lock's reserved seq is given back with the (empty) transaction."""
+    transaction.set_rollback(True)
+    return TaskWritten(task=task, snapshot=_snapshot_now(task))
 
 
 # Services
@@ -141,16 +153,18 @@ def _unchanged(task: Task) -> TaskWritten:
 
 @transaction.atomic
 def task_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> TaskWritten:
-    project = lock_project(project_id)
+    # The lock is the counters' UPDATE (the task's number and its event's seq, taken together).
+    project = take_numbers(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.CREATE_TASKS)
-    column = _column(project, values["column"]) if values.get("column") else _first_column(project)
+    if values.get("column"):
+        column = _column(project, values["column"], ends=True)
+    else:
+        column = _first_column(project, ends=True)
     positions.check_room(column)
     assignee = _assignee(project, values.get("assignee"))
     _check_sprint(project, values.get("sprint"))
     _check_parent(project, None, values.get("parent"))
     labels = _labels(project, values.get("labels", []))
-    Project.objects.filter(pk=project.pk).update(task_counter=F("task_counter") + 1)
-    project.task_counter += 1
     task = Task(
         project=project,
         number=project.task_counter,
@@ -173,13 +187,26 @@ def task_create(*, actor: User, project_id: Any, values: dict[str, Any]) -> Task
         task.labels.set(labels)
     # Everything it shows was just written here (a new task runs no timer): no re-read.
     snapshot = task_snapshot(task, label_ids=[label.pk for label in labels], running_minutes=0)
-    emit(project=project, actor=actor, verb=Verb.TASK_CREATED, target_id=task.pk, task_id=task.pk, data=snapshot)
+    emit(
+        project=project,
+        actor=actor,
+        verb=Verb.TASK_CREATED,
+        target_id=task.pk,
+        task_id=task.pk,
+        data=snapshot,
+    )
     return TaskWritten(task=task, snapshot=snapshot)
 
 
 def _locked_task(task_id: Any, actor: User, action: Action) -> tuple[Project, Task]:
-    project, task = lock_project_of(Task, task_id)
+    """The task's project locked (its first event's seq taken with the lock), the role
+    checked, then the task read with what its snapshot shows, so the write's answer and
+    event are built without reading it again."""
+    project = lock_project_of_task(task_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=action)
+    task = selectors.task_for_write(task_id=task_id)
+    if task is None:
+        raise NotFound("Not found.")
     task.project = project
     return project, task
 
@@ -187,9 +214,9 @@ def _locked_task(task_id: Any, actor: User, action: Action) -> tuple[Project, Ta
 def _check_version(task: Task, if_match: int | None, version: int | None) -> None:
     """Lost-update protection: a stale copy writes nothing and is shown the current task."""
     if if_match is not None and if_match != task.version:
-        raise StaleVersion(selectors.task_snapshot_of(task_id=task.pk), status_code=412)
+        raise StaleVersion(_snapshot_now(task), status_code=412)
     if version is not None and version != task.version:
-        raise StaleVersion(selectors.task_snapshot_of(task_id=task.pk), status_code=409)
+        raise StaleVersion(_snapshot_now(task), status_code=409)
 
 
 SIMPLE_FIELDS = ("title", "description", "priority", "story_points", "estimate_minutes", "due_date")
@@ -204,7 +231,7 @@ def _apply(project: Project, task: Task, values: dict[str, Any]) -> dict[str, li
             changes[field] = [getattr(task, field), values[field]]
             setattr(task, field, values[field])
     if "assignee" in values:
-        _assignee(project, values["assignee"])
+        assignee = _assignee(project, values["assignee"])
     if "sprint" in values:
         _check_sprint(project, values["sprint"])
     if "parent" in values:
@@ -213,6 +240,8 @@ def _apply(project: Project, task: Task, values: dict[str, Any]) -> dict[str, li
         if field in values and getattr(task, attribute) != values[field]:
             changes[field] = [getattr(task, attribute), values[field]]
             setattr(task, attribute, values[field])
+    if "assignee" in changes:
+        task.assignee = assignee  # the person, not only the id: the snapshot shows them
     if "column" in values and values["column"] != task.column_id:
         column = _column(project, values["column"])
         positions.check_room(column)
@@ -225,7 +254,9 @@ def _apply(project: Project, task: Task, values: dict[str, Any]) -> dict[str, li
 
 
 def _apply_labels(project: Project, task: Task, add: list[Any], remove: list[Any], replace: list[Any] | None) -> Any:
-    current = set(task.labels.values_list("pk", flat=True))
+    prepared: Any = task
+    known = getattr(prepared, "label_ids", None)  # (read with the task: selectors.prepare_tasks)
+    current = set(known) if known is not None else set(task.labels.values_list("pk", flat=True))
     if replace is not None:
         wanted = {label.pk for label in _labels(project, replace)}
     else:
@@ -235,6 +266,8 @@ def _apply_labels(project: Project, task: Task, add: list[Any], remove: list[Any
     if wanted == current:
         return None
     task.labels.set(Label.objects.filter(pk__in=wanted))
+    if known is not None:
+        prepared.label_ids = list(wanted)
     return [sorted(str(pk) for pk in current), sorted(str(pk) for pk in wanted)]
 
 
@@ -270,7 +303,7 @@ def task_move(
     """Place the task just before `before`, just after `after`, or at the column's end."""
     project, task = _locked_task(task_id, actor, Action.MOVE_TASKS)
     _check_version(task, if_match, version)
-    column = _column(project, column_id)
+    column = _column(project, column_id, ends=True, moving=task.pk)
     before = positions.anchor(column, task, before_id, "before")
     after = positions.anchor(column, task, after_id, "after")
     if positions.already_there(task, column, before, after):
@@ -318,7 +351,7 @@ def tasks_bulk_update(*, actor: User, tasks: list[Task], values: dict[str, Any])
     project_ids = {task.project_id for task in tasks}
     if len(project_ids) != 1:
         raise Invalid({"ids": ["All tasks must belong to the same project."]})
-    project = lock_project(project_ids.pop())
+    project = lock_project(project_ids.pop(), actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.EDIT_TASKS)
     current = Task.objects.filter(pk__in=[t.pk for t in tasks]).order_by("column", "position")
     by_id = {task.pk: task for task in current}

@@ -54,7 +54,7 @@ def time_entry_create(
     note: str = "",
 ) -> TimeEntry:
     """A finished entry of the caller's own time."""
-    project = lock_project(task.project_id)
+    project = lock_project(task.project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.LOG_TIME)
     _require_task(task)
     now = timezone.now()
@@ -69,7 +69,7 @@ def time_entry_create(
 
 
 def _locked_entry(entry_id: Any, actor: User) -> tuple[Project, TimeEntry]:
-    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id")
+    project, entry = lock_project_of(TimeEntry, entry_id, via="task__project_id", actor=actor)
     action = permissions.time_entry_action(actor=actor, entry_user_id=entry.user_id)
     permissions.recheck(project=project, actor=actor, action=action)
     return project, entry

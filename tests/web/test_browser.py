@@ -10,7 +10,7 @@ import re
 import signal
 import time
 
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Response, expect
 
 from tests.timetodo.test_deploy import api
 from tests.timetodo.test_server import Release
@@ -321,3 +321,25 @@ def test_a_200_task_board_is_drawn_from_one_board_request(tab: Tab, server: Rele
     # The drawer of one of them, with the other 199 offered as its parent.
     tab.page.get_by_role("listitem", name="BIG-200 Task 200").get_by_role("link").click()
     expect(tab.page.locator("#f-parent option")).to_have_count(200)
+
+
+def test_the_board_revalidates_with_its_etag_when_it_reads_again(tab: Tab, server: Release) -> None:
+    boards: list[tuple[str | None, str | None]] = []
+
+    def seen(response: Response) -> None:
+        if response.url.endswith("/board/"):
+            boards.append((response.request.headers.get("if-none-match"), response.headers.get("etag")))
+
+    project, token = live_board_of_my_own(tab, server, "revalidator", "RVL")
+    tab.page.on("response", seen)
+    tab.page.reload()
+    expect(tab.page.locator("#live-state")).to_have_text("Live")
+    status, _ = api(
+        server.port, "POST", f"/api/v1/projects/{project}/labels/", {"name": "new", "color": "#112233"}, token
+    )
+    assert status == 201  # a label event: the board is read again
+    expect(tab.page.locator("#filter-label option")).to_have_count(2)
+    assert len(boards) == 2, boards
+    assert boards[0][0] is None
+    assert boards[1][0] == boards[0][1]  # sent back the ETag it held
+    assert boards[1][1] != boards[0][1]  # and got the changed board

@@ -11,7 +11,7 @@
   const me = root.dataset.user;
   const filters = document.getElementById("board-filters");
   const message = document.getElementById("board-message");
-  const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0 };
+  const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0, etag: null, board: null };
   const { api, el, initials, nameOf } = window.TTD;
 
   // Moves carry the version the card was drawn from: a card someone else changed since is
@@ -251,10 +251,13 @@
 
   async function load() {
     try {
-      const [board, labels] = await Promise.all([
-        api("GET", "projects/" + projectId + "/board/"),
+      const [read, labels] = await Promise.all([
+        window.TTD.revalidate("projects/" + projectId + "/board/", state.etag),
         api("GET", "projects/" + projectId + "/labels/?page_size=100"),
       ]);
+      state.etag = read.etag;
+      const board = read.data || state.board; // 304: what we hold is still the board
+      state.board = board;
       state.lastSeq = board.last_seq;
       state.columns = board.columns.map(({ tasks, ...column }) => column);
       state.tasks = new Map();

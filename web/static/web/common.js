@@ -45,6 +45,23 @@
     return data;
   }
 
+  // A read that revalidates what the page holds: If-None-Match with its ETag; a 304 gives
+  // `data: null` (keep what you have). `cache: "no-store"`: the page keeps the copy itself.
+  async function revalidate(path, etag) {
+    const headers = { Accept: "application/json" };
+    if (etag) headers["If-None-Match"] = etag;
+    const response = await fetch("/api/v1/" + path, { credentials: "same-origin", headers: headers, cache: "no-store" });
+    if (response.status === 304) return { data: null, etag: etag };
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = new Error(describe(data) || response.status + " " + response.statusText);
+      error.status = response.status;
+      error.data = data;
+      throw error;
+    }
+    return { data: data, etag: response.headers.get("ETag") };
+  }
+
   // Every page of a list, for the small lists a page needs whole (members, labels, sprints).
   async function all(path) {
     const separator = path.includes("?") ? "&" : "?";
@@ -117,5 +134,5 @@
     };
   }
 
-  window.TTD = { api, all, csrfToken, describe, el, linkified, nameOf, initials, duration, when, sayer };
+  window.TTD = { api, all, revalidate, csrfToken, describe, el, linkified, nameOf, initials, duration, when, sayer };
 })();
