@@ -62,7 +62,9 @@ def test_rows_and_models_give_the_same_snapshots(team: Team) -> None:
     child = next(s for s in from_rows if s["title"] == "child")
     assert child["spent_minutes"] == 7
     assert len(child["labels"]) == 3
-    assert child["assignee_detail"]["username"] == team.users["member"].username
+    assignee = child["assignee_detail"]
+    assert assignee is not None
+    assert assignee["username"] == team.users["member"].username
 
 
 def test_the_board_and_the_list_show_what_a_single_read_shows(team: Team) -> None:
