@@ -56,10 +56,13 @@ def check_room(column: Column, incoming: int = 1) -> None:
 
 def end_position(column: Column) -> int:
     """The position after the column's last task."""
-    if hasattr(column, "last_position"):  # read with the column (with_ends)
-        last = column.last_position
-    else:
-        last = Task.objects.filter(column=column).aggregate(last=Max("position"))["last"]
+    return _after_last(column, Task.objects.filter(column=column))
+
+
+def _after_last(column: Column, tasks: QuerySet[Task]) -> int:
+    """GAP after the last of these tasks: as read with the column (with_ends), or now."""
+    read: Any = column
+    last = read.last_position if hasattr(read, "last_position") else tasks.aggregate(v=Max("position"))["v"]
     return GAP if last is None else int(last) + GAP
 
 
@@ -88,9 +91,7 @@ def free_slot(column: Column, task: Task, before: Task | None, after: Task | Non
         lower = after.position
         upper = others.filter(position__gt=lower).aggregate(v=Min("position"))["v"]
         return midpoint(lower, lower + 2 * GAP if upper is None else int(upper))
-    read = hasattr(column, "last_position")  # with the column, without this task (with_ends)
-    last = column.last_position if read else others.aggregate(v=Max("position"))["v"]  # type: ignore[attr-defined]
-    return GAP if last is None else int(last) + GAP
+    return _after_last(column, others)  # (with_ends read the last without this task)
 
 
 def renumber(column: Column) -> list[Renumbered]:

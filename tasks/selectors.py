@@ -117,7 +117,7 @@ def priority_rank() -> Case:
 # Exactly what TaskSerializer reads: every task column, the project's key, the assignee's
 # summary. Boards read a thousand rows; the rest of the project and user rows is dead weight.
 TASK_COLUMNS = [field.attname for field in Task._meta.concrete_fields]
-TASK_RELATED_COLUMNS = ["project__key", "assignee__username", "assignee__full_name"]
+TASK_RELATED_COLUMNS = list(TASK_ROW_RELATED.values())
 
 
 class LabelIds(Aggregate):
@@ -222,7 +222,7 @@ def task_snapshot_of(*, task_id: Any) -> TaskSnapshot:
 
 
 def task_snapshot_for(*, task: Task) -> TaskSnapshot:
-    """The snapshot of a task read by `tasks_shown()` (two more queries: labels, timers)."""
+    """The snapshot of a task read by `tasks_shown()` (one more query: running timers)."""
     prepared: Any = prepare_tasks([task])[0]
     return task_snapshot(task, label_ids=prepared.label_ids, running_minutes=prepared.running_minutes)
 
@@ -247,10 +247,10 @@ def _versions_of(memberships: QuerySet[Membership]) -> list[tuple[Any, ...]]:
     return list(rows.order_by("project_id").values_list("project_id", "role", "seq", "people", "renamed", "timing"))
 
 
-def _fingerprint(kind: str, user: User, versions: list[tuple[Any, ...]]) -> str:
+def _fingerprint(kind: str, user: User, versions: list[tuple[Any, ...]], *, timing: bool) -> str:
     # The code's version too: a release may draw the same data differently.
     parts: list[Any] = [kind, __version__, SCHEMA_VERSION, str(user.pk), versions]
-    if any(row[-1] for row in versions):  # a timer runs: the time it counts changes every second
+    if timing:  # a timer runs: the time it counts changes every second
         parts.append(int(timezone.now().timestamp()))
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
@@ -263,7 +263,8 @@ class ReadVersion:
 
 def _read_version(kind: str, user: User, memberships: QuerySet[Membership]) -> ReadVersion:
     versions = _versions_of(memberships)
-    return ReadVersion(_fingerprint(kind, user, versions), any(row[-1] for row in versions))
+    timing = any(row[-1] for row in versions)
+    return ReadVersion(_fingerprint(kind, user, versions, timing=timing), timing)
 
 
 def task_list_version(*, user: User) -> ReadVersion:
@@ -281,10 +282,10 @@ def board(*, project: Project, timers: bool = True) -> list[Column]:
     """Every column with its tasks' snapshots in order (`board_tasks`): two queries whatever
     the number of tasks (three while a timer runs in the project), rows, not models."""
     columns = list(columns_of(project=project))
-    rows = task_rows(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position"))
+    rows = list(task_rows(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position")))
     by_column: dict[Any, list[TaskSnapshot]] = {column.pk: [] for column in columns}
-    for snapshot in snapshots_of_rows(rows, timers=timers):
-        by_column.setdefault(uuid.UUID(snapshot["column"]), []).append(snapshot)
+    for row, snapshot in zip(rows, snapshots_of_rows(rows, timers=timers), strict=True):
+        by_column.setdefault(row["column_id"], []).append(snapshot)
     for column in columns:
         column.board_tasks = by_column[column.pk]  # type: ignore[attr-defined]
     return columns

@@ -28,7 +28,7 @@ class FastJSONRenderer(JSONRenderer):
         if self.get_indent(accepted_media_type or "", renderer_context or {}) is not None:
             return bytes(super().render(data, accepted_media_type, renderer_context))
         try:
-            rendered = orjson.dumps(data, default=_drf_default, option=OPTIONS)
+            rendered = orjson.dumps(data, default=_encoder.default, option=OPTIONS)
         except TypeError:  # what orjson cannot write at all: DRF's way, with its errors
             return bytes(super().render(data, accepted_media_type, renderer_context))
         if b"\xe2\x80\xa8" in rendered or b"\xe2\x80\xa9" in rendered:
@@ -36,10 +36,6 @@ class FastJSONRenderer(JSONRenderer):
         return rendered
 
 
+# What DRF's encoder makes of a value JSON has no type for (dates and times, decimals, lazy
+# strings, dataclasses...) is what orjson writes for it.
 _encoder = JSONEncoder(ensure_ascii=False, allow_nan=False)
-
-
-def _drf_default(value: Any) -> Any:
-    """What DRF's encoder makes of a value JSON has no type for (dates and times, decimals,
-    lazy strings, dataclasses...)."""
-    return _encoder.default(value)

@@ -30,10 +30,10 @@ def comment_create(*, actor: User, task: Task, body: str) -> Comment:
     return comment
 
 
-def _locked(comment: Comment) -> tuple[Project, Comment]:
-    """The comment's project locked, then the comment read again: it may have been edited
-    or deleted while this request waited."""
-    project = lock_project(comment.task.project_id)
+def _locked(comment: Comment, actor: User) -> tuple[Project, Comment]:
+    """The comment's project locked (with the actor's role), then the comment read again:
+    it may have been edited or deleted while this request waited."""
+    project = lock_project(comment.task.project_id, actor=actor)
     current = Comment.objects.select_related("author").filter(pk=comment.pk).first()
     if current is None:
         raise NotFound("Not found.")
@@ -42,7 +42,7 @@ def _locked(comment: Comment) -> tuple[Project, Comment]:
 
 @transaction.atomic
 def comment_update(*, actor: User, comment: Comment, body: str) -> Comment:
-    project, comment = _locked(comment)
+    project, comment = _locked(comment, actor)
     permissions.recheck(project=project, actor=actor, action=permissions.Action.COMMENT)
     permissions.require_comment_author(actor=actor, author_id=comment.author_id)
     if body == comment.body:
@@ -64,7 +64,7 @@ def comment_update(*, actor: User, comment: Comment, body: str) -> Comment:
 
 @transaction.atomic
 def comment_delete(*, actor: User, comment: Comment) -> None:
-    project, comment = _locked(comment)
+    project, comment = _locked(comment, actor)
     action = permissions.comment_delete_action(actor=actor, author_id=comment.author_id)
     permissions.recheck(project=project, actor=actor, action=action)
     comment_id, task_id = comment.pk, comment.task_id

@@ -123,7 +123,8 @@ def _lock_timers_of(actor: User, *project_ids: Any) -> dict[Any, Project]:
     concurrent timer operations cannot deadlock."""
     User.objects.select_for_update().filter(pk=actor.pk).first()
     running = TimeEntry.objects.filter(user=actor, ended_at__isnull=True).values_list("task__project_id", flat=True)
-    return {project_id: lock_project(project_id) for project_id in sorted({*project_ids, *running}, key=str)}
+    ordered = sorted({*project_ids, *running}, key=str)
+    return {project_id: lock_project(project_id, actor=actor) for project_id in ordered}
 
 
 def _stop(project: Project, actor: User, entry: TimeEntry) -> TimeEntry:

@@ -19,6 +19,13 @@
 
   // A refused request throws an Error with `status` and the parsed body in `data` (a 412
   // carries the current object there).
+  function failure(response, data) {
+    const error = new Error(describe(data) || response.status + " " + response.statusText);
+    error.status = response.status;
+    error.data = data;
+    return error;
+  }
+
   async function api(method, path, body, extraHeaders) {
     const headers = { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" };
     const response = await fetch("/api/v1/" + path, {
@@ -36,12 +43,7 @@
         data = { detail: response.status + " " + response.statusText };
       }
     }
-    if (!response.ok) {
-      const error = new Error(describe(data) || response.status + " " + response.statusText);
-      error.status = response.status;
-      error.data = data;
-      throw error;
-    }
+    if (!response.ok) throw failure(response, data);
     return data;
   }
 
@@ -53,12 +55,7 @@
     const response = await fetch("/api/v1/" + path, { credentials: "same-origin", headers: headers, cache: "no-store" });
     if (response.status === 304) return { data: null, etag: etag };
     const data = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = new Error(describe(data) || response.status + " " + response.statusText);
-      error.status = response.status;
-      error.data = data;
-      throw error;
-    }
+    if (!response.ok) throw failure(response, data);
     return { data: data, etag: response.headers.get("ETag") };
   }
 
@@ -134,5 +131,37 @@
     };
   }
 
-  window.TTD = { api, all, revalidate, csrfToken, describe, el, linkified, nameOf, initials, duration, when, sayer };
+  function button(text, onClick, extra) {
+    const node = el("button", Object.assign({ type: "button", class: "button", text: text }, extra || {}));
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  // A second press confirms: no browser dialog, and a slip of the mouse deletes nothing.
+  function confirmButton(text, label, onConfirm, say) {
+    const node = button(text, () => {
+      if (node.dataset.confirm === "yes") return onConfirm();
+      node.dataset.confirm = "yes";
+      node.textContent = "Really " + text.toLowerCase() + "?";
+      node.setAttribute("aria-label", "Really " + label.charAt(0).toLowerCase() + label.slice(1) + "? Press again to confirm");
+      say("Press " + text + " again to confirm.");
+    }, { class: "button danger", "aria-label": label });
+    return node;
+  }
+
+  // A write, then the page read again, then a word of what happened (once the page shows
+  // it), or of why it was refused. True when it went through.
+  async function act(work, done, reload, say) {
+    try {
+      await work();
+      await reload();
+      say(done);
+      return true;
+    } catch (error) {
+      say(error.message, "error");
+      return false;
+    }
+  }
+
+  window.TTD = { api, all, revalidate, button, confirmButton, act, csrfToken, describe, el, linkified, nameOf, initials, duration, when, sayer };
 })();

@@ -27,8 +27,8 @@
 
   function memberName(id) {
     if (!id) return "nobody";
-    const member = (open.members || []).find((m) => m.user === id);
-    return member ? nameOf(member.user_detail) : "a former member";
+    const member = memberOf(id);
+    return member ? nameOf(member) : "a former member";
   }
 
   function taskKey(id) {

@@ -14,35 +14,9 @@
   const base = "projects/" + projectId + "/";
   const ROLES = ["viewer", "member", "admin"];
 
-  async function act(work, done, reload) {
-    try {
-      await work();
-      await reload();
-      say(done); // once the page shows it
-      return true;
-    } catch (error) {
-      say(error.message, "error");
-      return false;
-    }
-  }
-
-  function button(text, onClick, extra) {
-    const node = el("button", Object.assign({ type: "button", class: "button", text: text }, extra || {}));
-    node.addEventListener("click", onClick);
-    return node;
-  }
-
-  // A second press confirms: no browser dialog, and a slip of the mouse deletes nothing.
-  function confirmButton(text, label, onConfirm) {
-    const node = button(text, () => {
-      if (node.dataset.confirm === "yes") return onConfirm();
-      node.dataset.confirm = "yes";
-      node.textContent = "Really " + text.toLowerCase() + "?";
-      node.setAttribute("aria-label", "Really " + label.charAt(0).toLowerCase() + label.slice(1) + "? Press again to confirm");
-      say("Press " + text + " again to confirm.");
-    }, { class: "button danger", "aria-label": label });
-    return node;
-  }
+  const { button } = window.TTD;
+  const act = (work, done, reload) => window.TTD.act(work, done, reload, say);
+  const confirmButton = (text, label, onConfirm) => window.TTD.confirmButton(text, label, onConfirm, say);
 
   // -- members ----------------------------------------------------------------------------
 

@@ -24,21 +24,8 @@
     return el("span", { class: "meta", text: (sprint.completed_points ?? 0) + " of " + committed + " points done" });
   }
 
-  function button(text, onClick, extra) {
-    const node = el("button", Object.assign({ type: "button", class: "button", text: text }, extra || {}));
-    node.addEventListener("click", onClick);
-    return node;
-  }
-
-  async function act(work, done) {
-    try {
-      await work();
-      await load();
-      say(done); // once the page shows it
-    } catch (error) {
-      say(error.message, "error");
-    }
-  }
+  const { button } = window.TTD;
+  const act = (work, done) => window.TTD.act(work, done, load, say);
 
   function completeForm(sprint, row) {
     const id = "move-open-" + sprint.id;
