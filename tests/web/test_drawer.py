@@ -118,6 +118,30 @@ def test_comments_are_added_edited_and_deleted_as_text(tab: Tab, server: Release
     assert page.locator("#drawer img, #drawer script").count() == 0
 
 
+def test_a_pending_delete_survives_a_comment_arriving(tab: Tab, server: Release) -> None:
+    # The list is drawn again when someone comments; a "Really delete?" already pressed once
+    # must stay armed (and focused) rather than be swapped for a fresh "Delete" button.
+    project, token = live_board_of_my_own(tab, server, "armed", "ARM")
+    add_task(tab, "To do", "Talk")
+    task = task_id_of(tab, "ARM-1 Talk")
+    status, mine = api(server.port, "POST", f"/api/v1/tasks/{task}/comments/", {"body": "mine"}, token)
+    assert status == 201, mine
+    open_drawer(tab, "ARM-1 Talk")
+    drawer = tab.page.locator("#drawer")
+    comments = drawer.get_by_role("list", name="Comments").get_by_role("listitem")
+    expect(comments).to_have_count(1)
+    drawer.get_by_role("button", name="Delete the comment by armed").click()
+    armed = drawer.get_by_role("button", name="Really delete the comment by armed? Press again to delete it")
+    expect(armed).to_be_focused()
+    status, other = api(server.port, "POST", f"/api/v1/tasks/{task}/comments/", {"body": "arrives"}, token)
+    assert status == 201, other
+    expect(comments).to_have_count(2)
+    expect(armed).to_be_focused()
+    armed.click()
+    expect(comments).to_have_count(1)
+    expect(comments.first).to_contain_text("arrives")
+
+
 def test_the_history_says_moves_in_words_and_the_timer_counts_time(tab: Tab, server: Release) -> None:
     live_board_of_my_own(tab, server, "mover", "MOV")
     add_task(tab, "To do", "Travel")

@@ -13,7 +13,7 @@
   const root = document.getElementById("board");
   const isAdmin = root.dataset.isAdmin === "true";
   const PRIORITIES = ["none", "low", "medium", "high", "urgent"];
-  const open = { task: null, members: null, sprints: null, comments: [], activity: [], timer: null, dirty: false, opener: null, loading: null, load: 0, editing: null, discard: false };
+  const open = { task: null, members: null, sprints: null, comments: [], activity: [], timer: null, dirty: false, opener: null, loading: null, load: 0, editing: null, confirming: null, discard: false };
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
   function board() {
@@ -300,15 +300,22 @@
       actions.append(edit);
     }
     if (mine || isAdmin) {
-      const remove = el("button", { type: "button", class: "link danger", text: "Delete", "aria-label": "Delete the comment by " + nameOf(item.author_detail) });
+      const remove = el("button", { type: "button", class: "link danger", text: "Delete", "aria-label": "Delete the comment by " + nameOf(item.author_detail), "data-remove": "" });
+      const confirming = () => {
+        remove.dataset.confirm = "yes";
+        remove.textContent = "Really delete?";
+        remove.setAttribute("aria-label", "Really delete the comment by " + nameOf(item.author_detail) + "? Press again to delete it");
+      };
+      // A pending confirmation outlives the list being drawn again (someone's comment arriving).
+      if (open.confirming === item.id) confirming();
       remove.addEventListener("click", async () => {
         if (remove.dataset.confirm !== "yes") {
-          remove.dataset.confirm = "yes";
-          remove.textContent = "Really delete?";
-          remove.setAttribute("aria-label", "Really delete the comment by " + nameOf(item.author_detail) + "? Press again to delete it");
+          open.confirming = item.id;
+          confirming();
           say("Press Delete again to delete the comment.");
           return;
         }
+        open.confirming = null;
         try {
           await api("DELETE", "comments/" + item.id + "/");
           say("Comment deleted.");
@@ -349,6 +356,7 @@
       }
     });
     open.editing = item.id;
+    open.confirming = null;
     node.replaceChildren(editor);
     text.focus();
   }
@@ -356,8 +364,17 @@
   function renderComments() {
     const list = document.getElementById("drawer-comments");
     if (!list || open.editing) return; // (drawn again when the edit is saved or cancelled)
+    const drawn = JSON.stringify(open.comments);
+    if (list.dataset.drawn === drawn) return; // unchanged: keep the buttons (and the focus) as they are
+    const focused = document.activeElement && list.contains(document.activeElement) ? document.activeElement : null;
+    const where = focused && focused.closest("[data-comment]");
     list.replaceChildren(...open.comments.map(comment));
+    list.dataset.drawn = drawn;
     if (!open.comments.length) list.append(el("li", { class: "meta", text: "No comments yet." }));
+    if (where) {
+      const again = list.querySelector('[data-comment="' + where.dataset.comment + '"] ' + (focused.hasAttribute("data-remove") ? "[data-remove]" : "button"));
+      if (again) again.focus();
+    }
   }
 
   function commentForm(task) {
@@ -520,7 +537,7 @@
       ]);
       if (load !== open.load) return; // the person opened another task meanwhile
       if (task.project !== projectId) throw Object.assign(new Error("Not found."), { status: 404 });
-      Object.assign(open, { members, sprints, comments, activity: activity.results, timer });
+      Object.assign(open, { members, sprints, comments, activity: activity.results, timer, confirming: null });
       show(task);
       heading.focus();
     } catch (error) {
