@@ -7,11 +7,13 @@ import os
 import re
 import shutil
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, WebSocketRoute, expect
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Error, FloatRect, Locator, WebSocketRoute, expect
 
 from tests.timetodo.test_deploy import api
 from tests.timetodo.test_server import Release
@@ -116,19 +118,34 @@ class Line:
         self.away.clear()
 
 
-def drag(tab: Tab, card: str, column: str) -> None:
+def box_of(locator: Locator) -> FloatRect:
+    """Where the element is on the screen, once it is drawn. The board draws itself again when
+    an event arrives (the socket's replay after a late subscription): an element measured just
+    as it is replaced has no box yet, so measure again."""
+    deadline = time.monotonic() + 10
+    while True:
+        expect(locator).to_be_visible()
+        box = locator.bounding_box()
+        if box is not None:
+            return box
+        assert time.monotonic() < deadline, f"{locator} never got a box on the screen"
+        time.sleep(0.05)
+
+
+def drag(tab: Tab, card: str, column: str, meanwhile: Callable[[], None] | None = None) -> None:
     """Press on a card, move in small steps (SortableJS's pointer fallback) and drop it at
-    the end of a column."""
+    the end of a column; `meanwhile` runs while the card is held over the column."""
     source = tab.page.get_by_role("listitem", name=card)
     target = tab.page.get_by_role("list", name=column, exact=True)
-    start, end = source.bounding_box(), target.bounding_box()
-    assert start is not None
-    assert end is not None
+    start, end = box_of(source), box_of(target)
     x, y = start["x"] + start["width"] / 2, start["y"] + 12
     tab.page.mouse.move(x, y)
     tab.page.mouse.down()
     tab.page.mouse.move(x + 8, y + 8, steps=4)
     tab.page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] - 4, steps=25)
+    if meanwhile is not None:
+        meanwhile()
+        tab.page.mouse.move(end["x"] + end["width"] / 2, end["y"] + end["height"] - 6, steps=2)
     tab.page.mouse.up()
 
 

@@ -150,6 +150,26 @@ def test_drag_a_card_to_another_column_and_it_stays_there(tab: Tab) -> None:
     assert column_cards(tab, "To do") == ["DRG-2 Second"]
 
 
+def test_a_change_arriving_mid_drag_is_drawn_after_the_drop(tab: Tab, server: Release) -> None:
+    # Drawing the board replaces its cards: done under the pointer it would drop the drag.
+    _, token = live_board_of_my_own(tab, server, "holder", "HLD")
+    add_task(tab, "To do", "First")
+    add_task(tab, "To do", "Second")
+    second = task_id_of(tab, "HLD-2 Second")
+
+    def someone_renames_second() -> None:
+        status, body = api(server.port, "PATCH", f"/api/v1/tasks/{second}/", {"title": "Renamed"}, token)
+        assert status == 200, body
+        # The event has arrived (the board knows it) while the card is still held.
+        tab.page.wait_for_function(f"window.TTD.board.state.tasks.get('{second}').title === 'Renamed'")
+        expect(tab.page.get_by_role("listitem", name="HLD-2 Second")).to_be_visible()
+
+    drag(tab, "HLD-1 First", "Review", meanwhile=someone_renames_second)
+    expect(tab.page.get_by_role("status")).to_have_text("Moved HLD-1 to Review.")
+    assert column_cards(tab, "Review") == ["HLD-1 First"]
+    expect(tab.page.get_by_role("listitem", name="HLD-2 Renamed")).to_be_visible()
+
+
 def test_a_card_moves_without_a_mouse(tab: Tab) -> None:
     sign_up(tab, "keyboarder")
     create_project(tab, "Keys", "KEY")

@@ -121,7 +121,7 @@ def test_comments_are_added_edited_and_deleted_as_text(tab: Tab, server: Release
 def test_a_pending_delete_survives_a_comment_arriving(tab: Tab, server: Release) -> None:
     # The list is drawn again when someone comments; a "Really delete?" already pressed once
     # must stay armed (and focused) rather than be swapped for a fresh "Delete" button.
-    project, token = live_board_of_my_own(tab, server, "armed", "ARM")
+    _, token = live_board_of_my_own(tab, server, "armed", "ARM")
     add_task(tab, "To do", "Talk")
     task = task_id_of(tab, "ARM-1 Talk")
     status, mine = api(server.port, "POST", f"/api/v1/tasks/{task}/comments/", {"body": "mine"}, token)

@@ -11,7 +11,7 @@
   const me = root.dataset.user;
   const filters = document.getElementById("board-filters");
   const message = document.getElementById("board-message");
-  const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0, etag: null, board: null };
+  const state = { columns: [], tasks: new Map(), labels: new Map(), lastSeq: 0, etag: null, board: null, dragging: false, stale: false };
   const { api, el, initials, nameOf } = window.TTD;
 
   // Moves carry the version the card was drawn from: a card someone else changed since is
@@ -69,8 +69,17 @@
       forceFallback: true, // pointer events: the same on touch screens, mice and in tests
       filter: "select, input, button, label",
       preventOnFilter: false,
+      // Others' changes arriving mid-drag are drawn once the card is dropped, not under the
+      // pointer (drawing replaces the card being dragged).
+      onStart: () => {
+        state.dragging = true;
+      },
       onEnd: (event) => {
-        if (event.from === event.to && event.oldIndex === event.newIndex) return;
+        state.dragging = false;
+        if (event.from === event.to && event.oldIndex === event.newIndex) {
+          if (state.stale) render();
+          return;
+        }
         const columnId = event.to.closest("[data-column]").dataset.column;
         move(event.item.dataset.task, columnId, neighboursOf(event.item));
       },
@@ -214,6 +223,11 @@
   }
 
   function render() {
+    if (state.dragging) {
+      state.stale = true;
+      return;
+    }
+    state.stale = false;
     root.replaceChildren();
     const filter = currentFilter();
     const filtering = filter !== null;
