@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from accounts.auth import JWTAuthentication
 from accounts.models import User
 
 MAX_TOKEN_LENGTH = 4096

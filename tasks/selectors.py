@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -55,6 +55,7 @@ from tasks.models import (
 )
 from tasks.rules import elapsed_minutes
 from timetodo import __version__
+from timetodo.compiled import CompiledQuery
 from timetodo.errors import NotFound
 
 M = TypeVar("M", bound=Model)
@@ -231,7 +232,10 @@ def task_snapshot_for(*, task: Task) -> TaskSnapshot:
 # between makes the body newer than its version (one needless 200 later), never older.
 
 
-def _versions_of(memberships: QuerySet[Membership]) -> list[tuple[Any, ...]]:
+VERSION_COLUMNS = ("project_id", "role", "seq", "people", "renamed", "timing")
+
+
+def _versions_of(memberships: QuerySet[Membership]) -> QuerySet[Any]:
     """Per project of these memberships, what a task list or board of it shows that can
     change: the caller's role, the project's last seq (every change inside it is an event),
     its members' count and latest profile save (a rename of an assignee is no event), and
@@ -244,7 +248,48 @@ def _versions_of(memberships: QuerySet[Membership]) -> list[tuple[Any, ...]]:
         renamed=Subquery(members.annotate(at=Max("user__updated_at")).values("at")[:1]),
         timing=Exists(timers),
     )
-    return list(rows.order_by("project_id").values_list("project_id", "role", "seq", "people", "renamed", "timing"))
+    return rows.order_by("project_id").values(*VERSION_COLUMNS)
+
+
+# The hottest reads, compiled once (timetodo.compiled): the same querysets, built and
+# compiled by the ORM on first use rather than on every request.
+_LIST_VERSIONS = CompiledQuery(lambda user: _versions_of(Membership.objects.filter(user_id=user)), "user")
+_BOARD_VERSIONS = CompiledQuery(
+    lambda user, project: _versions_of(Membership.objects.filter(user_id=user, project_id=project)), "user", "project"
+)
+_PAGE_OF_ALL_TASKS = CompiledQuery(lambda user: task_rows(tasks_for_user(user=User(pk=user))), "user", counted=True)
+_PAGE_OF_PROJECT_TASKS = CompiledQuery(
+    lambda user, project: task_rows(tasks_for_user(user=User(pk=user), filters={"project": str(project)})),
+    "user",
+    "project",
+    counted=True,
+)
+_BOARD_ROWS = CompiledQuery(
+    lambda project: task_rows(
+        _task_queryset(with_project=False).filter(project_id=project).order_by("column_id", "position")
+    ),
+    "project",
+)
+# What a list may ask for and still be read by the compiled query: the project, the page.
+COMPILED_LIST_PARAMETERS = frozenset({"project", "page", "page_size"})
+PageReader = Callable[[int, int], tuple[list[dict[str, Any]], int]]
+
+
+def task_page_reader(*, user: User, filters: Mapping[str, Any]) -> PageReader | None:
+    """For a task list filtered by nothing but its project (the web app's, most clients'):
+    `read(limit, offset)` -> a page of `tasks_for_user` rows (as `task_rows`) and how many
+    there are, in one query. None for any other filter, or a project id that does not parse:
+    those go through `tasks_for_user` (and its errors)."""
+    if not COMPILED_LIST_PARAMETERS.issuperset(filters):
+        return None
+    raw = filters.get("project")
+    if raw is None:
+        return lambda limit, offset: _PAGE_OF_ALL_TASKS.page(user=user.pk, limit=limit, offset=offset)
+    try:
+        project = uuid.UUID(str(raw))
+    except ValueError:
+        return None
+    return lambda limit, offset: _PAGE_OF_PROJECT_TASKS.page(user=user.pk, project=project, limit=limit, offset=offset)
 
 
 def _fingerprint(kind: str, user: User, versions: list[tuple[Any, ...]], *, timing: bool) -> str:
@@ -261,28 +306,28 @@ class ReadVersion:
     timers_running: bool  # False: the read may skip the running timers' query
 
 
-def _read_version(kind: str, user: User, memberships: QuerySet[Membership]) -> ReadVersion:
-    versions = _versions_of(memberships)
-    timing = any(row[-1] for row in versions)
+def _read_version(kind: str, user: User, rows: list[dict[str, Any]]) -> ReadVersion:
+    versions = [tuple(row[name] for name in VERSION_COLUMNS) for row in rows]
+    timing = any(row["timing"] for row in rows)
     return ReadVersion(_fingerprint(kind, user, versions, timing=timing), timing)
 
 
 def task_list_version(*, user: User) -> ReadVersion:
     """The ETag of the user's task lists, besides their query string: the projects they are
     in and each one's version (a list without a project filter spans them all)."""
-    return _read_version("tasks", user, Membership.objects.filter(user=user))
+    return _read_version("tasks", user, _LIST_VERSIONS.rows(user=user.pk))
 
 
 def board_version(*, user: User, project: Project) -> ReadVersion:
     """The ETag of a project's board as the user sees it."""
-    return _read_version("board", user, Membership.objects.filter(user=user, project=project))
+    return _read_version("board", user, _BOARD_VERSIONS.rows(user=user.pk, project=project.pk))
 
 
 def board(*, project: Project, timers: bool = True) -> list[Column]:
     """Every column with its tasks' snapshots in order (`board_tasks`): two queries whatever
     the number of tasks (three while a timer runs in the project), rows, not models."""
     columns = list(columns_of(project=project))
-    rows = list(task_rows(_task_queryset(with_project=False).filter(project=project).order_by("column_id", "position")))
+    rows = _BOARD_ROWS.rows(project=project.pk)
     by_column: dict[Any, list[TaskSnapshot]] = {column.pk: [] for column in columns}
     for row, snapshot in zip(rows, snapshots_of_rows(rows, timers=timers), strict=True):
         by_column.setdefault(row["column_id"], []).append(snapshot)

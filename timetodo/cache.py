@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -37,17 +37,68 @@ FALLBACK_OPERATIONS = (
 )
 
 
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django's client builds a new `redis.Redis` for every operation, and each one fills a
+    table of some 170 response callbacks: a tenth of a 304's time, measured. A `redis.Redis`
+    is safe to share between threads (connections come from its pool), so keep one per pool."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
+        return client
+
+
 class ResilientRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
         self._fallback = LocMemCache("timetodo-redis-fallback", {"TIMEOUT": params.get("TIMEOUT", 300)})
         self._last_warning = 0.0
+
+    def count(self, key: str, timeout: int) -> int:
+        """Add one to a counter that lives `timeout` seconds from its first count; the count.
+        One round trip (SET NX EX, then INCR, pipelined), atomic across processes."""
+        key = self.make_and_validate_key(key)
+        try:
+            client = self._cache.get_client(key, write=True)
+            pipeline = client.pipeline(transaction=False)
+            pipeline.set(key, 0, ex=timeout, nx=True)
+            pipeline.incr(key)
+            return int(pipeline.execute()[1])
+        except UNAVAILABLE as exc:
+            self._unavailable("count", exc)
+            return count_in(self._fallback, key, timeout)
 
     def _unavailable(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._last_warning > 60:
             self._last_warning = now
             logger.error("Redis cache unavailable (%s: %s); using a per-process cache meanwhile", operation, exc)
+
+
+def count_in(cache: Any, key: str, timeout: int) -> int:
+    """`ResilientRedisCache.count` for any other cache (the local-memory one): add, else
+    increment; a counter that expired between the two starts again."""
+    if cache.add(key, 1, timeout):
+        return 1
+    try:
+        return int(cache.incr(key))
+    except ValueError:
+        cache.add(key, 1, timeout)
+        return 1
+
+
+def count(cache: Any, key: str, timeout: int) -> int:
+    """One more hit on a counter living `timeout` seconds from its first hit; the hits so far."""
+    if isinstance(cache, ResilientRedisCache):
+        return cache.count(key, timeout)
+    return count_in(cache, key, timeout)
 
 
 def _resilient(operation: str) -> Any:

@@ -141,6 +141,10 @@ def databases(env: Env, *, base_dir: Path) -> dict[str, dict[str, Any]]:
         raise ImproperlyConfigured("DATABASE_POOL_MIN_SIZE must not exceed DATABASE_POOL_MAX_SIZE.")
     options = dict(parsed.get("OPTIONS") or {})
     options.setdefault("connect_timeout", env.number("DATABASE_CONNECT_TIMEOUT", 5, minimum=1))
+    # Prepared statements for the compiled queries' cursors (timetodo.db.postgresql): a query
+    # is prepared on a connection at its 5th run. Django's own cursors bind on the client
+    # and never prepare.
+    options.setdefault("prepare_threshold", 5)
     options["pool"] = {
         "min_size": min_size,
         "max_size": max_size,

@@ -53,8 +53,12 @@ class TaskListView(Endpoint):
         version = selectors.task_list_version(user=self.user)
         if (unchanged := not_modified(request, version.etag)) is not None:
             return unchanged
-        rows = selectors.task_rows(selectors.tasks_for_user(user=self.user, filters=request.query_params))
-        page = selectors.snapshots_of_rows(self.paginate_queryset(rows) or [], timers=version.timers_running)
+        read = selectors.task_page_reader(user=self.user, filters=request.query_params)
+        found = self.paginator.paginate_read(request, read) if read is not None else None  # type: ignore[union-attr]
+        if found is None:
+            rows = selectors.task_rows(selectors.tasks_for_user(user=self.user, filters=request.query_params))
+            found = self.paginate_queryset(rows) or []
+        page = selectors.snapshots_of_rows(found, timers=version.timers_running)
         return with_etag(self.get_paginated_response(page), version.etag)
 
     @extend_schema(request=TaskCreateSerializer, responses={201: TaskSerializer})

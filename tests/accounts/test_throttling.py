@@ -13,6 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.models import User
 from tests.conftest import requires_redis
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from timetodo.throttling import WindowRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +142,46 @@ def test_login_counters_live_in_redis_when_it_is_configured(clock: FrozenClock, 
     attempt(username=user.username)
     after = set(client.keys("*rl:*"))
     assert len(after - before) == 2  # one counter per client IP, one per account
+
+
+def test_the_user_rate_counts_fixed_windows_and_says_when_the_next_begins(
+    monkeypatch: pytest.MonkeyPatch, auth_client: APIClient
+) -> None:
+    frozen = FrozenClock()
+    frozen.now = 1_800_000_000.0 - 15  # 45 s into a minute
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "100/minute", "user": "2/minute"})
+    monkeypatch.setattr(WindowRateThrottle, "timer", staticmethod(frozen.time))
+    codes = [auth_client.get("/api/v1/auth/me/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    refused = auth_client.get("/api/v1/auth/me/")
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "15"  # (when this minute's window ends)
+    frozen.advance(15)
+    assert auth_client.get("/api/v1/auth/me/").status_code == 200
+
+
+def test_a_counter_is_one_atomic_increment_and_expires_with_its_window() -> None:
+    from django.core.cache import cache
+
+    from timetodo.cache import count
+
+    key = f"test-count:{os.getpid()}"
+    assert [count(cache, key, 60) for _ in range(3)] == [1, 2, 3]
+    cache.delete(key)
+    assert count(cache, key, 60) == 1
+
+
+@requires_redis
+def test_api_counters_live_in_redis_with_their_window_as_expiry(
+    monkeypatch: pytest.MonkeyPatch, auth_client: APIClient
+) -> None:
+    import redis
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "100/minute", "user": "100/minute"})
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    before = set(client.keys("*throttle_user*"))
+    assert auth_client.get("/api/v1/auth/me/").status_code == 200
+    assert auth_client.get("/api/v1/auth/me/").status_code == 200
+    (key,) = set(client.keys("*throttle_user*")) - before
+    assert int(client.get(key) or 0) == 2
+    assert 0 < client.ttl(key) <= 61

@@ -54,6 +54,10 @@ def test_postgres_url_is_parsed_with_the_native_pool(tmp_path: Path) -> None:
     assert db["OPTIONS"]["pool"]["timeout"] > 0
     assert db["CONN_MAX_AGE"] == 0  # the pool owns connections; required by Django with a pool
     assert db["CONN_HEALTH_CHECKS"] is True  # the pool checks a connection before lending it
+    # The compiled queries are prepared once per connection (planning a page of the task
+    # list cost more than running it); Django's own queries bind on the client.
+    assert db["OPTIONS"]["prepare_threshold"] == 5
+    assert "server_side_binding" not in db["OPTIONS"]
 
 
 def test_postgres_url_query_options_are_kept(tmp_path: Path) -> None:
