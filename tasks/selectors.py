@@ -55,7 +55,7 @@ from tasks.models import (
 )
 from tasks.rules import elapsed_minutes
 from timetodo import __version__
-from timetodo.compiled import CompiledQuery
+from timetodo.compiled import CompiledQuery, instances
 from timetodo.errors import NotFound
 
 M = TypeVar("M", bound=Model)
@@ -202,14 +202,40 @@ def tasks_for_user(*, user: User, filters: Mapping[str, Any] | None = None) -> Q
     return apply_filters(TaskFilter, tasks, filters, user=user)
 
 
+def _task_for_write_rows(task: Any) -> QuerySet[Any]:
+    timers = TimeEntry.objects.filter(task_id=OuterRef("pk"), ended_at__isnull=True)
+    assignee = {"assignee_username": F("assignee__username"), "assignee_full_name": F("assignee__full_name")}
+    return (
+        _task_queryset(with_project=False)
+        .annotate(timing=Exists(timers))
+        .filter(pk=task)
+        .values(*TASK_COLUMNS, "label_csv", "timing", **assignee)
+    )
+
+
+_TASK_FOR_WRITE = CompiledQuery(_task_for_write_rows, "task")
+# (in the model's field order, as Model.from_db reads them)
+ASSIGNEE_FIELDS = [
+    field.attname for field in User._meta.concrete_fields if field.attname in ("id", "username", "full_name")
+]
+
+
 def task_for_write(*, task_id: Any) -> Task | None:
     """A task for a write under its project's lock, with what its snapshot shows (labels,
-    running timers): one query, two while a timer runs on it."""
-    timers = TimeEntry.objects.filter(task_id=OuterRef("pk"), ended_at__isnull=True)
-    task = _task_queryset(with_project=False).annotate(timing=Exists(timers)).filter(pk=task_id).first()
-    if task is None:
+    running timers, the assignee's name): one compiled query, two while a timer runs on it."""
+    try:
+        rows = _TASK_FOR_WRITE.rows(task=task_id)
+    except ValueError:
         return None
-    return prepare_tasks([task], timers=task.timing)[0]
+    if not rows:
+        return None
+    row = rows[0]
+    username, full_name = row.pop("assignee_username"), row.pop("assignee_full_name")
+    (task,) = instances(Task, [row])
+    if task.assignee_id is not None:
+        known = {"id": task.assignee_id, "username": username, "full_name": full_name}
+        task.assignee = User.from_db(Task.objects.db, ASSIGNEE_FIELDS, [known[name] for name in ASSIGNEE_FIELDS])
+    return prepare_tasks([task], timers=row["timing"])[0]
 
 
 def tasks_shown() -> QuerySet[Task]:

@@ -21,10 +21,12 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import IntegerField, QuerySet, Subquery
+from django.db.models import IntegerField, Model, QuerySet, Subquery
+
+M = TypeVar("M", bound=Model)
 
 # How a value appears in the compiled parameters: as given, or as its hex (SQLite's UUIDs).
 AS_GIVEN, AS_HEX = "uuid", "hex"
@@ -185,11 +187,34 @@ def _params(slots: Slots, ids: dict[str, uuid.UUID]) -> list[Any]:
     ]
 
 
-def _fetch(using: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Any:
+    """A cursor for SQL that runs on every request with the same text: on PostgreSQL one
+    whose statements are prepared (timetodo.db.postgresql), elsewhere Django's own."""
     connection = connections[using]
-    # PostgreSQL: a cursor whose statements are prepared (timetodo.db.postgresql).
     prepared = getattr(connection, "compiled_cursor", None)
-    with prepared() if prepared is not None else connection.cursor() as cursor:
+    return prepared() if prepared is not None else connection.cursor()
+
+
+def instances(model: type[M], rows: list[dict[str, Any]], *, using: str = DEFAULT_DB_ALIAS) -> list[M]:
+    """Rows of a compiled query as model instances, built as the ORM builds them
+    (`Model.from_db`): the model's columns the rows hold are loaded (any other loads on
+    access, as with `only()`), and every other key is set as an attribute (annotations)."""
+    if not rows:
+        return []
+    keys = set(rows[0])
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in keys]
+    extra = [key for key in rows[0] if key not in set(names)]
+    built = []
+    for row in rows:
+        instance = model.from_db(using, names, [row[name] for name in names])
+        for key in extra:
+            setattr(instance, key, row[key])
+        built.append(instance)
+    return built
+
+
+def _fetch(using: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with prepared_cursor(using) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 

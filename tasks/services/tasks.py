@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from accounts.models import User
 from tasks import permissions, positions, selectors
@@ -18,6 +19,7 @@ from tasks.events import TaskSnapshot, Verb, emit, task_snapshot
 from tasks.models import Column, Label, Project, Sprint, Task
 from tasks.permissions import Action
 from tasks.services.common import lock_project, lock_project_of_task, take_numbers
+from timetodo.compiled import CompiledQuery, instances
 from timetodo.errors import Invalid, NotFound, StaleVersion
 
 MAX_PARENT_DEPTH = 100
@@ -35,20 +37,52 @@ class TaskWritten:
 # References, always resolved inside the task's own project
 
 
+COLUMN_FIELDS = tuple(field.attname for field in Column._meta.concrete_fields)
+
+
+def _ends(columns: QuerySet[Column], moving: Any = None) -> QuerySet[Any]:
+    return positions.with_ends(columns, moving=moving).values(*COLUMN_FIELDS, "last_position", "holding")
+
+
+# The column reads of every create and move (with the column's end: positions.with_ends),
+# compiled once (timetodo.compiled).
+_COLUMN_ENDS = CompiledQuery(
+    lambda project, column: _ends(Column.objects.filter(project_id=project, pk=column)), "project", "column"
+)
+_COLUMN_ENDS_MOVING = CompiledQuery(
+    lambda project, column, moving: _ends(Column.objects.filter(project_id=project, pk=column), moving),
+    "project",
+    "column",
+    "moving",
+)
+_FIRST_COLUMN_ENDS = CompiledQuery(
+    lambda project: _ends(Column.objects.filter(project_id=project).order_by("position", "created_at")),
+    "project",
+    paged=True,
+)
+
+
 def _column(project: Project, column_id: Any, *, ends: bool = False, moving: Any = None) -> Column:
-    columns = Column.objects.filter(project=project, pk=column_id)
-    column = (positions.with_ends(columns, moving=moving) if ends else columns).first()
-    if column is None:
+    if not ends:
+        found = Column.objects.filter(project=project, pk=column_id).first()
+    elif moving is None:
+        found = next(iter(instances(Column, _COLUMN_ENDS.rows(project=project.pk, column=column_id))), None)
+    else:
+        rows = _COLUMN_ENDS_MOVING.rows(project=project.pk, column=column_id, moving=moving)
+        found = next(iter(instances(Column, rows)), None)
+    if found is None:
         raise Invalid({"column": ["No such column in this project."]})
-    return column
+    return found
 
 
 def _first_column(project: Project, *, ends: bool = False) -> Column:
-    columns = Column.objects.filter(project=project).order_by("position", "created_at")
-    column = (positions.with_ends(columns) if ends else columns).first()
-    if column is None:
+    if ends:
+        found = next(iter(instances(Column, _FIRST_COLUMN_ENDS.rows(project=project.pk, limit=1))), None)
+    else:
+        found = Column.objects.filter(project=project).order_by("position", "created_at").first()
+    if found is None:
         raise Invalid({"column": ["This project has no columns."]})
-    return column
+    return found
 
 
 def _assignee(project: Project, user_id: Any) -> User | None:
