@@ -63,11 +63,11 @@ class ResilientRedisCache(RedisCache):
 
     def count(self, key: str, timeout: int) -> int:
         """Add one to a counter that lives `timeout` seconds from its first count; the count.
-        One round trip (SET NX EX, then INCR, pipelined), atomic across processes."""
+        One round trip (SET NX EX, then INCR, in one MULTI/EXEC), atomic across processes."""
         key = self.make_and_validate_key(key)
         try:
             client = self._cache.get_client(key, write=True)
-            pipeline = client.pipeline(transaction=False)
+            pipeline = client.pipeline(transaction=True)  # (MULTI/EXEC: still one round trip)
             pipeline.set(key, 0, ex=timeout, nx=True)
             pipeline.incr(key)
             return int(pipeline.execute()[1])
@@ -95,9 +95,11 @@ def count_in(cache: Any, key: str, timeout: int) -> int:
 
 
 def count(cache: Any, key: str, timeout: int) -> int:
-    """One more hit on a counter living `timeout` seconds from its first hit; the hits so far."""
-    if isinstance(cache, ResilientRedisCache):
-        return cache.count(key, timeout)
+    """One more hit on a counter living `timeout` seconds from its first hit; the hits so far.
+    (`cache` may be Django's `cache` proxy: the backend's own `count` is found through it.)"""
+    counter = getattr(cache, "count", None)
+    if callable(counter):
+        return int(counter(key, timeout))
     return count_in(cache, key, timeout)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, NotSupportedError, connections
 from django.db.models import IntegerField, Model, QuerySet, Subquery
 
 M = TypeVar("M", bound=Model)
@@ -31,6 +31,7 @@ M = TypeVar("M", bound=Model)
 # How a value appears in the compiled parameters: as given, or as its hex (SQLite's UUIDs).
 AS_GIVEN, AS_HEX = "uuid", "hex"
 TOTAL = "total__"  # the count's column in a counted page
+STALE_PLAN = "cached plan must not change result type"  # (PostgreSQL's words)
 
 
 Slots = tuple[tuple[str | None, Any], ...]
@@ -67,6 +68,11 @@ def _slots_of(params: Sequence[Any], stand_ins: dict[str, uuid.UUID]) -> Slots:
             slots.append((None, param))
             continue
         used.add(name)
+    for owner, constant in slots:
+        if owner is None and isinstance(constant, str | bytes | dict | list | tuple):
+            text = str(constant)
+            if any(str(value) in text or value.hex in text for value in stand_ins.values()):
+                raise TypeError("a value is compiled into a constant (text or JSON of an id): pass the id itself")
     unused = set(stand_ins) - used
     if unused:
         raise TypeError(f"the compiled query does not use {sorted(unused)}")
@@ -188,11 +194,17 @@ def _params(slots: Slots, ids: dict[str, uuid.UUID]) -> list[Any]:
 
 
 def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Any:
-    """A cursor for SQL that runs on every request with the same text: on PostgreSQL one
-    whose statements are prepared (timetodo.db.postgresql), elsewhere Django's own."""
+    """A cursor for SQL that runs on every request with the same text: on PostgreSQL,
+    outside a transaction, one whose statements are prepared (timetodo.db.postgresql);
+    otherwise Django's own. (A prepared statement fails once a migration changes the type
+    of a column it reads, "cached plan must not change result type": outside a transaction
+    `_fetch` deallocates and runs it again; inside one the failure would abort the write,
+    so writes are not prepared.)"""
     connection = connections[using]
     prepared = getattr(connection, "compiled_cursor", None)
-    return prepared() if prepared is not None else connection.cursor()
+    if prepared is None or connection.in_atomic_block:
+        return connection.cursor()
+    return prepared()
 
 
 def instances(model: type[M], rows: list[dict[str, Any]], *, using: str = DEFAULT_DB_ALIAS) -> list[M]:
@@ -214,6 +226,19 @@ def instances(model: type[M], rows: list[dict[str, Any]], *, using: str = DEFAUL
 
 
 def _fetch(using: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    try:
+        return _run(using, sql, params)
+    except NotSupportedError as exc:
+        if STALE_PLAN not in str(exc) or connections[using].in_atomic_block:
+            raise
+    # The table changed under a prepared statement (a migration while this release
+    # serves): forget every prepared statement of this connection, then run it anew.
+    with prepared_cursor(using) as cursor:
+        cursor.execute("DEALLOCATE ALL")  # (psycopg forgets its own names when it sees this)
+    return _run(using, sql, params)
+
+
+def _run(using: str, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     with prepared_cursor(using) as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()

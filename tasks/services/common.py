@@ -10,7 +10,6 @@ from django.db.models import OuterRef, Subquery
 
 from accounts.models import User
 from tasks.models import Membership, Project
-from timetodo.compiled import prepared_cursor
 from timetodo.errors import NotFound
 
 M = TypeVar("M", bound=models.Model)
@@ -72,7 +71,7 @@ def _lock_by_update(sql: str, target_id: Any, actor: User) -> Project:
     (permissions.recheck uses it) and its next seq reserved for the first event."""
     target = models.UUIDField().get_db_prep_value(uuid.UUID(str(target_id)), connection)
     user = User._meta.pk.get_db_prep_value(actor.pk, connection)
-    with prepared_cursor() as cursor:  # (the same text on every write: prepared once)
+    with connection.cursor() as cursor:
         cursor.execute(sql, [target, user])
         row = cursor.fetchone()
     if row is None:

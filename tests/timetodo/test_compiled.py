@@ -8,6 +8,7 @@ import re
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection
 from django.db.models import Value
@@ -16,11 +17,12 @@ from accounts.models import User
 from tasks import selectors
 from tasks.models import Membership, Project, Task
 from tasks.services.projects import project_create
+from tests.conftest import requires_postgres
 from tests.factories import UserFactory
 from tests.helpers.queries import captured
 from tests.helpers.teams import Team, client_for
 from tests.tasks.test_task_rows import varied
-from timetodo.compiled import TOTAL, CompiledQuery
+from timetodo.compiled import TOTAL, CompiledQuery, _fetch
 
 pytestmark = pytest.mark.django_db
 
@@ -167,6 +169,7 @@ def test_builds_it_cannot_run_faithfully_are_refused() -> None:
         fine.page(user=uuid.uuid4(), limit=5)
 
 
+@pytest.mark.django_db(transaction=True)  # (outside a transaction: the prepared cursor)
 def test_large_constants_keep_their_value() -> None:
     # Bound on the server, psycopg's Int4 (which Django wraps the ints of expressions in)
     # would wrap 2**60 to 0; the compiled query binds a plain int.
@@ -176,3 +179,35 @@ def test_large_constants_keep_their_value() -> None:
     )
     someone = User.objects.create_user(username="big", email="big@example.com", password="x-long-password")
     assert query.rows(user=someone.pk) == [{"shifted": big - 1}]
+
+
+def test_an_id_compiled_into_a_constant_is_refused() -> None:
+    # The text of an id (as a JSON lookup would hold it) would be frozen with the stand-in.
+    inside = CompiledQuery(lambda user: User.objects.filter(pk=user, username__contains=str(user)).values("pk"), "user")
+    with pytest.raises(TypeError, match="constant"):
+        inside.rows(user=uuid.uuid4())
+
+
+@requires_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_read_survives_a_migration_changing_its_columns_type() -> None:
+    # A release keeps serving while the next one migrates (expand): PostgreSQL refuses a
+    # prepared statement whose result type changed; the read deallocates and runs anew.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE compiled_probe (id uuid PRIMARY KEY, name varchar(10))")
+    try:
+        probe = uuid.uuid4()
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO compiled_probe VALUES (%s, 'short')", [probe])
+        sql = "SELECT name FROM compiled_probe WHERE id = %s"
+        for _ in range(7):  # (prepared at the 5th run)
+            assert _fetch("default", sql, [probe]) == [("short",)]
+        params = connection.get_connection_params()
+        wanted = {name: params[name] for name in ("dbname", "host", "port", "user", "password") if params.get(name)}
+        with psycopg.connect(**wanted, autocommit=True) as other:
+            other.execute("ALTER TABLE compiled_probe ALTER COLUMN name TYPE varchar(200)")
+        assert _fetch("default", sql, [probe]) == [("short",)]
+        assert _fetch("default", sql, [probe]) == [("short",)]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE compiled_probe")

@@ -10,7 +10,7 @@ sweep every idle connection (`pool.check()` replaces the dead ones) before retry
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from django.db.backends.postgresql.base import ServerBindingCursor
@@ -22,16 +22,20 @@ from timetodo.db.pool import check_or_sweep
 
 class DatabaseWrapper(base.DatabaseWrapper):
     def compiled_cursor(self) -> Any:
-        """A cursor for timetodo.compiled: parameters bound by the server, so psycopg prepares
-        the statement once it has run `prepare_threshold` times on this connection (planning
-        the task list's page cost more than running it). Counted in the metrics and in the
-        query log like any other. Only for the compiled queries: with server-side binding
-        Django binds the ints of its expressions as int4, and a 2**60 (positions.SHIFT)
-        would silently wrap; their parameters come from compiling with client-side binding
-        (plain ints, which psycopg sizes itself)."""
+        """A cursor for timetodo.compiled's reads outside a transaction: parameters bound by
+        the server, so psycopg prepares the statement once it has run `prepare_threshold`
+        times on this connection (planning the task list's page cost more than running it).
+        Counted in the metrics and in the query log like any other (its SQL logged with
+        `$1` placeholders). Only for the compiled queries: with server-side binding Django
+        binds the ints of its expressions as int4, and a 2**60 (positions.SHIFT) would
+        silently wrap; their parameters come from compiling with client-side binding, as
+        plain ints that psycopg sizes itself."""
         self.ensure_connection()
-        factory = ExportingCursorWrapper(ServerBindingCursor, self.alias, self.vendor)
-        return self._prepare_cursor(factory(self.connection))
+        return self._prepare_cursor(self._compiled_cursor_class(self.connection))
+
+    @cached_property
+    def _compiled_cursor_class(self) -> Any:
+        return ExportingCursorWrapper(ServerBindingCursor, self.alias, self.vendor)
 
     @property
     def pool(self) -> Any:
