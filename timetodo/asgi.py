@@ -3,8 +3,8 @@
 import os
 import sys
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "timetodo.settings")
@@ -13,7 +13,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "timetodo.settings")
 try:
     if settings.SECRET_KEY_PROBLEM:  # serving needs a real key; offline commands do not
         raise ImproperlyConfigured(settings.SECRET_KEY_PROBLEM)
-    django_asgi_app = get_asgi_application()
+    django.setup(set_prefix=False)
+    from timetodo.handler import OneHopASGIHandler
+
+    django_asgi_app = OneHopASGIHandler()
 except ImproperlyConfigured as exc:
     # A configuration mistake is the operator's to fix: say it in one sentence.
     sys.exit(f"Time to DO cannot start: {exc}")

@@ -78,6 +78,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "timetodo.urls"
 ASGI_APPLICATION = "timetodo.asgi.application"
+# Threads a web process serves requests in (timetodo.handler): each request runs in one of
+# them from its first middleware to its response; more would only wait for the pool's
+# connections (DATABASE_POOL_MAX_SIZE).
+REQUEST_THREADS = env.number("REQUEST_THREADS", 10, minimum=1)
 WSGI_APPLICATION = None
 
 TEMPLATES = [

@@ -32,6 +32,7 @@ Daphne itself has no draining: on SIGTERM it cancels every application instance
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -95,6 +96,27 @@ def wait_until_ready(sleep: Callable[[float], None] = time.sleep) -> None:
     connections.close_all()
 
 
+# Container allocations between two young collections of the garbage collector (Python's
+# default: 700). See tune_garbage_collector.
+GC_YOUNG_THRESHOLD = 100_000
+GC_OLDER_THRESHOLD = 20
+
+
+def tune_garbage_collector() -> None:
+    """Keep the cyclic garbage collector out of the requests' way.
+
+    A board builds some ten thousand containers (rows, dicts, lists) that live until its
+    response is sent. At Python's default the collector ran every 700 allocations, found
+    them alive, promoted them, and every few requests walked the whole heap (Django's, the
+    app's: some 140,000 objects): a third of a list's CPU and a fifth of a board's, measured
+    with the collector off. The objects loaded at start are frozen (never walked again), and
+    the young generation holds 100,000 allocations. Almost all of a request's garbage is
+    freed by reference counting anyway; cycles wait a little longer, at a cost of a few MB."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, GC_OLDER_THRESHOLD, GC_OLDER_THRESHOLD)
+
+
 def _close_after_response(request: Any, version: bytes) -> bool:
     """HTTPChannel.checkPersistence while draining: this response is the connection's last."""
     request.responseHeaders.setRawHeaders(b"connection", [b"close"])
@@ -123,6 +145,7 @@ class DrainingServer(daphne.server.Server):
         signal.signal(signal.SIGTERM, _exit_before_serving)
         signal.signal(signal.SIGINT, _exit_before_serving)
         wait_until_ready()
+        tune_garbage_collector()
         _reactor.callWhenRunning(self.started)
         super().run()
 

@@ -199,3 +199,26 @@ def test_api_counters_live_in_redis_with_their_window_as_expiry(
     assert len(calls) == 1
     assert int(client.get(key) or 0) == 3
     assert 0 < client.ttl(key) <= 61
+
+
+@requires_redis
+def test_cache_objects_of_every_request_share_one_connection_to_redis() -> None:
+    # Django keeps a cache object per request context under ASGI: each one must not open
+    # its own connection (a TCP connect and a handshake per request).
+    from timetodo.cache import ResilientRedisCache
+
+    params = {"OPTIONS": {"socket_connect_timeout": 2}}
+    first = ResilientRedisCache(os.environ["REDIS_URL"], params)
+    second = ResilientRedisCache(os.environ["REDIS_URL"], params)
+    first.set("test-shared-pool", 1)
+    assert second.get("test-shared-pool") == 1
+    pool = first._cache._get_connection_pool(True)  # type: ignore[attr-defined]
+    assert second._cache._get_connection_pool(False) is pool  # type: ignore[attr-defined]
+    assert second._cache.get_client(write=True) is first._cache.get_client()
+    created = pool._created_connections
+    for _ in range(20):
+        ResilientRedisCache(os.environ["REDIS_URL"], params).count("test-shared-pool-count", 60)
+    assert pool._created_connections == created  # no new connection for new cache objects
+    other = ResilientRedisCache(os.environ["REDIS_URL"], {"OPTIONS": {"socket_connect_timeout": 3}})
+    assert other._cache._get_connection_pool(True) is not pool  # type: ignore[attr-defined]  # other options, its own pool
+    first.delete_many(["test-shared-pool", "test-shared-pool-count"])

@@ -4,6 +4,7 @@ SQLite and (in CI) PostgreSQL; and they refuse a build they cannot run faithfull
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 from typing import Any
@@ -91,6 +92,40 @@ def test_board_rows_and_versions_are_the_orms(two_teams: tuple[Team, Team]) -> N
     assert any(row["timing"] for row in versions)  # (a timer runs in the first project)
     one = list(selectors._versions_of(Membership.objects.filter(user=viewer, project=team.project)))
     assert selectors._BOARD_VERSIONS.rows(user=viewer.pk, project=team.project.pk) == one
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime.datetime(2026, 3, 29, 1, 30, tzinfo=datetime.UTC),  # no microseconds
+        datetime.datetime(2026, 10, 25, 2, 59, 59, 999999, tzinfo=datetime.UTC),
+        datetime.datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 7, 1, 12, tzinfo=datetime.timezone(datetime.timedelta(hours=-9, minutes=-30))),
+    ],
+)
+@pytest.mark.django_db(transaction=True)  # (outside a transaction: the prepared cursor)
+def test_timestamps_are_read_as_the_orm_reads_them(
+    team: Team, moment: datetime.datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL the compiled reads parse timestamps with psycopg's loader, not Django's.
+    task = team.create_task("owner", title="timed")
+    Task.objects.filter(pk=task["id"]).update(completed_at=moment, created_at=moment)
+    prepared = []
+    if connection.vendor == "postgresql":
+        real = connection.compiled_cursor  # type: ignore[attr-defined]
+
+        def counted() -> Any:
+            prepared.append(1)
+            return real()
+
+        monkeypatch.setattr(connection, "compiled_cursor", counted)
+    (row,) = [row for row in selectors._BOARD_ROWS.rows(project=team.project.pk) if str(row["id"]) == task["id"]]
+    assert len(prepared) == (connection.vendor == "postgresql")
+    (expected,) = selectors.task_rows(selectors._task_queryset(with_project=False).filter(pk=task["id"]))
+    assert row == expected
+    assert row["completed_at"] == moment
+    assert row["created_at"].utcoffset() == datetime.timedelta(0)  # in UTC, as Django gives them
+    assert row["completed_at"].isoformat() == expected["completed_at"].isoformat()
 
 
 def list_answer(team: Team, params: dict[str, str]) -> tuple[int, Any]:

@@ -7,11 +7,13 @@ which makes the draining state observable without racing the clock.
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +62,21 @@ def finish(client: socket.socket) -> tuple[int, dict[str, str], dict]:
     response.begin()
     body = json.loads(response.read())
     return response.status, {name.lower(): value for name, value in response.getheaders()}, body
+
+
+class Replies:
+    """Stands in for a socket to `http.client.HTTPResponse`: every response read from it
+    reads on from one buffered stream of the socket, where the last one stopped."""
+
+    class _Stream(io.BufferedReader):
+        def close(self) -> None:  # (each response closes its stream once read: keep it)
+            pass
+
+    def __init__(self, client: socket.socket) -> None:
+        self.stream = self._Stream(socket.SocketIO(client, "rb"))
+
+    def makefile(self, *args: object, **kwargs: object) -> io.BufferedReader:
+        return self.stream
 
 
 def still_running(process: subprocess.Popen[bytes], seconds: float) -> bool:
@@ -279,11 +296,14 @@ def test_a_request_pipelined_behind_one_under_way_is_answered_too(on_postgres: d
             release.process.send_signal(signal.SIGTERM)
             assert still_running(release.process, 1.0)
             lock.commit()  # the create goes ahead
-            created = http.client.HTTPResponse(client)
+            # Both answers, read off one stream (one HTTPResponse per answer on the socket
+            # would each buffer ahead, and the first could swallow the second's bytes).
+            replies = Replies(client)
+            created = http.client.HTTPResponse(replies)  # type: ignore[arg-type]
             created.begin()
             created.read()
             assert created.status == 201
-            health = http.client.HTTPResponse(client)
+            health = http.client.HTTPResponse(replies)  # type: ignore[arg-type]
             health.begin()
             assert (health.status, json.loads(health.read())["status"]) == (200, "draining")
             assert health.getheader("connection") == "close"
@@ -291,3 +311,17 @@ def test_a_request_pipelined_behind_one_under_way_is_answered_too(on_postgres: d
     finally:
         release.process.kill()
         release.process.wait()
+
+
+def test_the_garbage_collector_is_tuned_once_the_app_is_loaded() -> None:
+    # (In a process of its own: freezing this one's heap would change the test run.)
+    probe = (
+        "import gc, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'timetodo.settings'); "
+        "import django; django.setup(); import timetodo.asgi; "
+        "from timetodo.webserver import GC_YOUNG_THRESHOLD, tune_garbage_collector; "
+        "before = gc.get_freeze_count(); tune_garbage_collector(); "
+        "print(before, gc.get_freeze_count() > 10000, gc.get_threshold()[0] == GC_YOUNG_THRESHOLD)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["0", "True", "True"]  # the loaded app frozen, young generation larger

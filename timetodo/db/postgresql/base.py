@@ -13,11 +13,15 @@ from __future__ import annotations
 from functools import cached_property, partial
 from typing import Any
 
+import psycopg
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django_prometheus.db.backends.postgresql import base
 from django_prometheus.db.common import ExportingCursorWrapper
 
 from timetodo.db.pool import check_or_sweep
+
+TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
+FAST_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -31,7 +35,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         silently wrap; their parameters come from compiling with client-side binding, as
         plain ints that psycopg sizes itself."""
         self.ensure_connection()
-        return self._prepare_cursor(self._compiled_cursor_class(self.connection))
+        cursor = self._compiled_cursor_class(self.connection)
+        # Timestamps read by psycopg's own loader (C, with psycopg[binary]) in the session's
+        # time zone, which Django sets to the connection's: the same aware datetimes as
+        # Django's loader, which parses them in Python (5 us each: the board's thousand
+        # rows spent a third of their time there, measured).
+        cursor.adapters.register_loader(TIMESTAMPTZ_OID, FAST_TIMESTAMPTZ_LOADER)
+        return self._prepare_cursor(cursor)
 
     @cached_property
     def _compiled_cursor_class(self) -> Any:
