@@ -49,7 +49,7 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
     share between threads (and a pool reconnects in a forked child), so they are kept here,
     keyed by the server and the options."""
 
-    _shared: dict[tuple[str, str], tuple[Any, Any]] = {}
+    _shared: dict[tuple[str, str, Any, Any], tuple[Any, Any]] = {}
     _shared_lock = threading.Lock()
 
     def _get_connection_pool(self, write: bool) -> Any:
@@ -60,7 +60,8 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
 
     def _pool_and_client(self, write: bool) -> tuple[Any, Any]:
         server = self._servers[self._get_connection_pool_index(write)]  # type: ignore[attr-defined]
-        identity = (server, repr(sorted(self._pool_options.items())))  # type: ignore[attr-defined]
+        options = repr(sorted(self._pool_options.items()))  # type: ignore[attr-defined]
+        identity = (server, options, self._pool_class, self._client)  # type: ignore[attr-defined]
         shared = self._shared.get(identity)
         if shared is None:
             with self._shared_lock:
@@ -72,11 +73,14 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
 
 
 class ResilientRedisCache(RedisCache):
+    # When an outage was last logged, for the whole process: Django makes a cache object per
+    # request context, and a per-object time would log the outage on every request.
+    warned_at = 0.0
+
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = ReusedClientRedisCacheClient
         self._fallback = LocMemCache("timetodo-redis-fallback", {"TIMEOUT": params.get("TIMEOUT", 300)})
-        self._last_warning = 0.0
 
     def count(self, key: str, timeout: int) -> int:
         """Add one to a counter that lives `timeout` seconds from its first count; the count.
@@ -94,8 +98,8 @@ class ResilientRedisCache(RedisCache):
 
     def _unavailable(self, operation: str, exc: Exception) -> None:
         now = time.monotonic()
-        if now - self._last_warning > 60:
-            self._last_warning = now
+        if now - ResilientRedisCache.warned_at > 60:
+            ResilientRedisCache.warned_at = now
             logger.error("Redis cache unavailable (%s: %s); using a per-process cache meanwhile", operation, exc)
 
 

@@ -20,14 +20,18 @@ pool of `REQUEST_THREADS` threads. Everything of one request still runs in one t
 its database connection and transaction are its own, as before. Only the reading of the
 body and the sending of the response stay on the event loop. A streaming response (a
 file) is read a part at a time in the pool (Django's handler reads a synchronous one
-whole into memory first), sent as it is read, and closed after it is sent, as Django does.
+whole into memory first), sent as it is read, no further once the client has gone, and
+closed after it is sent, as Django does. The liveness probe has two threads of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import logging
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any, cast
 
 from asgiref.sync import sync_to_async
@@ -40,12 +44,21 @@ from django.db import close_old_connections
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+logger = logging.getLogger(__name__)
+
+
+# The liveness probe (the container's HEALTHCHECK, Render's health check) has threads of its
+# own: requests waiting on a database that went away must not make a live process look dead.
+PROBE_PATHS = frozenset({"/health", "/health/"})
+PROBE_THREADS = 2
+
 
 class OneHopASGIHandler(ASGIHandler):
     def __init__(self) -> None:
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.executor = ThreadPoolExecutor(max_workers=settings.REQUEST_THREADS, thread_name_prefix="request")
+        self.probes = ThreadPoolExecutor(max_workers=PROBE_THREADS, thread_name_prefix="probe")
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -54,25 +67,83 @@ class OneHopASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
+        executor = self.probes if scope["path"] in PROBE_PATHS else self.executor
+        responding = asyncio.ensure_future(
+            sync_to_async(self.respond, thread_sensitive=False, executor=executor)(scope, body_file)
+        )
         try:
-            response = await sync_to_async(self.respond, thread_sensitive=False, executor=self.executor)(
-                scope, body_file
-            )
-            if response.streaming and not response.is_async:  # type: ignore[attr-defined]
-                parts = response.streaming_content  # type: ignore[attr-defined]
-                response.streaming_content = self._read_in_pool(iter(parts))  # type: ignore[attr-defined]
-            try:
+            # Shielded: if the server gives up on the request (its client left), the thread
+            # still finishes it, and what it made is closed then (_abandoned).
+            response = await asyncio.shield(responding)
+        except asyncio.CancelledError:
+            responding.add_done_callback(partial(self._abandoned, body_file))
+            raise
+        except BaseException:
+            body_file.close()
+            raise
+        try:
+            if response.streaming:
+                await self._send_streaming(response, receive, send, executor)
+            else:
                 await self.send_response(response, send)
-            finally:
-                if response.streaming:
-                    await sync_to_async(response.close, thread_sensitive=False, executor=self.executor)()
         finally:
             body_file.close()
+            if response.streaming:
+                self._close_soon(response, executor)
 
-    async def _read_in_pool(self, parts: Iterator[bytes]) -> AsyncIterator[bytes]:
+    async def _send_streaming(self, response: Any, receive: Any, send: Any, executor: ThreadPoolExecutor) -> None:
+        """Send a streaming response as it is read; stop reading once the client is gone."""
+        gone = asyncio.Event()
+
+        async def listen() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        listener = asyncio.ensure_future(listen())
+        try:
+            if not response.is_async:
+                parts = iter(response.streaming_content)
+                context = response.timetodo_context
+                response.streaming_content = self._read_in_pool(parts, context, gone, executor)
+            await self.send_response(response, send)
+        finally:
+            listener.cancel()
+
+    @staticmethod
+    async def _read_in_pool(
+        parts: Iterator[bytes], context: contextvars.Context, gone: asyncio.Event, executor: ThreadPoolExecutor
+    ) -> AsyncIterator[bytes]:
+        # A part at a time, in the context the view left (urlconf, script prefix, its own
+        # variables), though not always in its thread: an iterator must not use the database.
         loop = asyncio.get_running_loop()
-        while (part := await loop.run_in_executor(self.executor, next, parts, None)) is not None:
+        while not gone.is_set():
+            part: bytes | None = await loop.run_in_executor(executor, context.run, next, parts, None)  # type: ignore[arg-type]
+            if part is None:
+                return
             yield part
+
+    def _abandoned(self, body_file: Any, responding: asyncio.Future[HttpResponseBase]) -> None:
+        body_file.close()
+        if not responding.cancelled() and responding.exception() is None and responding.result().streaming:
+            self._close_soon(responding.result(), self.executor)
+
+    def _close_soon(self, response: HttpResponseBase, executor: ThreadPoolExecutor) -> None:
+        """Close in the pool, not awaited: a cancellation from now on cannot skip it."""
+        try:
+            executor.submit(self._close, response)
+        except RuntimeError:  # the pool is shut down: the process is exiting
+            self._close(response)
+
+    @staticmethod
+    def _close(response: HttpResponseBase) -> None:
+        """Close a response (its files; request_finished: connections back to the pool).
+        The response is built and may be sent already: a failing receiver is logged, not
+        turned into an error answer (a client retrying a committed write would repeat it)."""
+        try:
+            response.close()
+        except Exception:
+            logger.exception("closing a response failed")
 
     def respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
         """The request, in a thread of the pool: what Django's handler does between reading
@@ -92,6 +163,7 @@ class OneHopASGIHandler(ASGIHandler):
             # Sent, then closed, from the event loop; this thread's database connection
             # goes back to the pool now (a file's bytes need none).
             close_old_connections()
+            response.timetodo_context = contextvars.copy_context()  # type: ignore[attr-defined]
         else:
-            response.close()  # the content is built: request_finished, connections back
+            self._close(response)  # the content is built: request_finished, connections back
         return response
