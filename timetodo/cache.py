@@ -52,6 +52,10 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
     _shared: dict[tuple[str, str, Any, Any], tuple[Any, Any]] = {}
     _shared_lock = threading.Lock()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._found: dict[int, tuple[Any, Any]] = {}  # (server index: this object's lookups)
+
     def _get_connection_pool(self, write: bool) -> Any:
         return self._pool_and_client(write)[0]
 
@@ -59,16 +63,20 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
         return self._pool_and_client(write)[1]
 
     def _pool_and_client(self, write: bool) -> tuple[Any, Any]:
-        server = self._servers[self._get_connection_pool_index(write)]  # type: ignore[attr-defined]
+        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
+        found = self._found.get(index)
+        if found is None:
+            found = self._found[index] = self._shared_for(self._servers[index])  # type: ignore[attr-defined]
+        return found
+
+    def _shared_for(self, server: str) -> tuple[Any, Any]:
         options = repr(sorted(self._pool_options.items()))  # type: ignore[attr-defined]
         identity = (server, options, self._pool_class, self._client)  # type: ignore[attr-defined]
-        shared = self._shared.get(identity)
-        if shared is None:
-            with self._shared_lock:
-                shared = self._shared.get(identity)
-                if shared is None:
-                    pool = self._pool_class.from_url(server, **self._pool_options)  # type: ignore[attr-defined]
-                    shared = self._shared[identity] = (pool, self._client(connection_pool=pool))  # type: ignore[attr-defined]
+        with self._shared_lock:
+            shared = self._shared.get(identity)
+            if shared is None:
+                pool = self._pool_class.from_url(server, **self._pool_options)  # type: ignore[attr-defined]
+                shared = self._shared[identity] = (pool, self._client(connection_pool=pool))  # type: ignore[attr-defined]
         return shared
 
 
