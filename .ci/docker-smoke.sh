@@ -93,7 +93,7 @@ WEB_CONCURRENCY=2 REDIS_URL="$REDIS_URL" serve
 # The HEALTHCHECK passes once one worker listens; wait for the second before SIGTERM, or it
 # (rightly) exits "before serving" instead of draining.
 for _ in $(seq 1 60); do
-  [ "$(grep -c "Listening on TCP address" "$work/daphne.log")" -ge 2 ] && break
+  [ "$(grep -o "Listening on TCP address" "$work/daphne.log" | wc -l)" -ge 2 ] && break
   sleep 0.5
 done
 kill -TERM "$server_pid"
@@ -105,7 +105,7 @@ fi
 server_pid=""
 grep -q "timetodo.serve: 2 Daphne workers" "$work/daphne.log"
 grep -q "timetodo.serve: SIGTERM: 2 workers drain" "$work/daphne.log"
-if [ "$(grep -c "drained in" "$work/daphne.log")" != 2 ]; then
+if [ "$(grep -o "drained in" "$work/daphne.log" | wc -l)" != 2 ]; then
   echo "docker-smoke: FAILED: both workers should have drained" >&2
   cat "$work/daphne.log" >&2
   exit 1

@@ -154,7 +154,8 @@ class Supervisor:
         self.outgoing: int | None = None
 
     def say(self, message: str) -> None:
-        print(f"timetodo.serve: {message}", file=sys.stderr, flush=True)
+        sys.stderr.flush()
+        os.write(sys.stderr.fileno(), f"timetodo.serve: {message}\n".encode())  # one write per line
 
     def on_signal(self, signum: int, _frame: FrameType | None = None) -> None:
         if signum == signal.SIGHUP:

@@ -71,7 +71,10 @@ _reactor: Any = reactor  # Twisted's reactor module object is typed as a module,
 
 
 def say(message: str) -> None:
-    print(f"timetodo.webserver[{os.getpid()}]: {message}", file=sys.stderr, flush=True)
+    # One write per line: print() writes the text and its newline separately, and two
+    # processes sharing stderr (the launcher's workers) then interleave mid-line.
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), f"timetodo.webserver[{os.getpid()}]: {message}\n".encode())
 
 
 def wait_until_ready(sleep: Callable[[float], None] = time.sleep) -> None:
