@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django_prometheus",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_tasks",
+    "django_tasks_db",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "timetodo",
@@ -105,6 +107,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.text("REDIS_URL")
 CHANNEL_LAYERS = config.channel_layers(env)
 CACHES = config.caches(env)
+# The durable job queue (timetodo/jobs.py): a job is a row of this database, written in the
+# transaction of the change that causes it; `manage.py run_worker` runs them.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A job still marked running this long after it started is taken to have lost its worker
+# (another machine's, or one killed mid-job) and runs again. Jobs are short (an email, a
+# webhook delivery with a timeout of seconds): this only bounds how late such a job runs.
+JOB_LEASE_SECONDS = env.number("JOB_LEASE_SECONDS", 600, minimum=10)
+# How often an idle worker looks for jobs that have become due.
+WORKER_POLL_SECONDS = env.number("WORKER_POLL_SECONDS", 1, minimum=1)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]
