@@ -20,11 +20,13 @@ Results").
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.module_loading import import_string
 from django_tasks import task
 
 DEFAULT_ATTEMPTS = 5
@@ -63,4 +65,9 @@ def job(
 
 
 def policy_of(task_path: str) -> RetryPolicy:
+    """The policy the job at `task_path` was declared with (its module imported if it was
+    not yet: a worker recovering jobs at start has run none of them), or the default."""
+    if task_path not in POLICIES:
+        with contextlib.suppress(ImportError):
+            import_string(task_path)
     return POLICIES.get(task_path, RetryPolicy())

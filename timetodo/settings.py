@@ -110,9 +110,10 @@ CACHES = config.caches(env)
 # The durable job queue (timetodo/jobs.py): a job is a row of this database, written in the
 # transaction of the change that causes it; `manage.py run_worker` runs them.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-# A job still marked running this long after it started is taken to have lost its worker
-# (another machine's, or one killed mid-job) and runs again. Jobs are short (an email, a
-# webhook delivery with a timeout of seconds): this only bounds how late such a job runs.
+# A job still marked running this long after it started, claimed by a worker of another
+# machine, is taken to have lost its worker and runs again (a dead worker of this machine is
+# noticed at once). Jobs must stay well under it: an email, a webhook delivery with a
+# timeout of seconds.
 JOB_LEASE_SECONDS = env.number("JOB_LEASE_SECONDS", 600, minimum=10)
 # How often an idle worker looks for jobs that have become due.
 WORKER_POLL_SECONDS = env.number("WORKER_POLL_SECONDS", 1, minimum=1)

@@ -2,25 +2,33 @@
 
     python manage.py run_worker
 
-It is django-tasks-db's worker (claim the next due job under `SELECT ... FOR UPDATE SKIP
-LOCKED`, run it, record the outcome) with what a job queue we trust needs beside it:
+It claims the next due job as django-tasks-db's worker does (`SELECT ... FOR UPDATE SKIP
+LOCKED` on PostgreSQL, an exclusive transaction on SQLite), runs it, and records how it
+ended in one write that applies only if the row is still this run's claim (RUNNING, with
+this claim's `started_at`): a run whose job was meanwhile handed to another worker cannot
+overwrite that worker's outcome. Beside that:
 
-- **Retries.** A job that raised runs again after its policy's back-off (`jobs.RetryPolicy`:
-  exponential, full jitter) until it has run `attempts` times; then it stays FAILED with
-  its traceback, visible in the admin. The same row is retried (its `worker_ids` list one
-  entry per run), so a job is never duplicated by its retries.
+- **Retries.** A job that raised is put back READY with `run_after` = now + its policy's
+  back-off (`jobs.RetryPolicy`: exponential, full jitter), its traceback kept, until it has
+  run `attempts` times; then it stays FAILED, visible in the admin. The same row is
+  retried (`worker_ids` lists one entry per run), so retries never duplicate a job.
 - **Abandoned jobs.** A worker killed mid-job (SIGKILL, the OOM killer, a lost machine)
   leaves its job RUNNING. Each worker, when it starts and every minute, puts such jobs back
-  in the queue: at once if the worker that claimed it ran on this machine and its process
-  is gone, otherwise once `JOB_LEASE_SECONDS` have passed since it started. That run
-  counts as an attempt, so a job that kills its worker every time ends FAILED, not in a loop.
-- **SIGTERM/SIGINT.** The job under way finishes, then the worker exits 0; an idle worker
-  exits within `WORKER_POLL_SECONDS`. A second signal stops it at once (the job under way
-  is then recorded as a failed run and retried).
+  in the queue: at once if the worker that claimed it was a process of this machine that
+  has gone (the worker id holds the host, the pid and the process's start time), and, for
+  a worker on another machine, once `JOB_LEASE_SECONDS` have passed since the run started
+  (by the database's clock). That run counts as an attempt (the job's own policy), so a job
+  that kills its worker every time ends FAILED, not in a loop.
+- **SIGTERM/SIGINT.** The job under way finishes, then the worker exits 0 (an idle one
+  within `WORKER_POLL_SECONDS`; a job claimed as the signal came is put back unrun). A
+  second signal stops the job at once: it is put back READY, that run not counted, and
+  the worker exits 1.
+- **The database going away** (a restart) is logged and waited out; the worker goes on.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -28,13 +36,19 @@ import socket
 import sys
 import time
 from datetime import timedelta
+from pathlib import Path
+from traceback import format_exception
 from types import FrameType
+from typing import Any
 
 from django.conf import settings
+from django.db import Error as DatabaseError
 from django.db import OperationalError, close_old_connections, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django_tasks.base import TaskResultStatus
+from django_tasks.base import TaskContext, TaskResultStatus
+from django_tasks.signals import task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
@@ -47,16 +61,19 @@ RECOVER_EVERY_SECONDS = 60.0
 
 
 def this_host() -> str:
-    return socket.gethostname()[:40]
+    return socket.gethostname()[:30]
 
 
-def new_worker_id() -> str:
-    """`host:pid:random` (at most 64 characters, as django-tasks-db stores them): what lets a
-    worker tell that a job's claimant was a process of this machine that has gone."""
-    return f"{this_host()}:{os.getpid()}:{get_random_string(8)}"
+def process_started(pid: int) -> str | None:
+    """When a process of this machine started (clock ticks since boot), or None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None if not _alive(pid) else "?"
+    return stat.rpartition(")")[2].split()[19]  # field 22: starttime
 
 
-def process_alive(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -66,23 +83,37 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def new_worker_id() -> str:
+    """`host:pid:start:random` (at most 64 characters, as django-tasks-db stores them): what
+    lets a worker tell that a job's claimant was a process of this machine that has gone,
+    even if its pid now belongs to another process."""
+    pid = os.getpid()
+    return f"{this_host()}:{pid}:{process_started(pid)}:{get_random_string(6)}"
+
+
 def claimant_gone(worker_id: str) -> bool:
     """The worker that claimed a job was a process of this machine that no longer runs."""
-    host, _, rest = worker_id.partition(":")
-    pid, _, _ = rest.partition(":")
-    return host == this_host() and pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid))
+    parts = worker_id.split(":")
+    if len(parts) != 4 or parts[0] != this_host() or not parts[1].isdigit():
+        return False
+    started = process_started(int(parts[1]))
+    return started is None or (started != "?" and started != parts[2])
 
 
 def recover_abandoned(*, backend_name: str = "default") -> int:
     """Put jobs whose worker has gone back in the queue (or fail them if that was their last
     attempt); how many."""
-    lease_ends = timezone.now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)
     recovered = 0
     with transaction.atomic():
-        running = DBTaskResult.objects.running().filter(backend_name=backend_name).select_for_update(skip_locked=True)
-        for row in running:
+        running = DBTaskResult.objects.running().filter(backend_name=backend_name)
+        lease_ends = Now() - timedelta(seconds=settings.JOB_LEASE_SECONDS)  # (the database's clock)
+        expired = set(running.filter(started_at__lt=lease_ends).values_list("pk", flat=True))
+        for row in running.select_for_update(skip_locked=True):
             claimant = row.worker_ids[-1] if row.worker_ids else ""
-            if not (claimant_gone(claimant) or (row.started_at is not None and row.started_at < lease_ends)):
+            same_host = claimant.split(":", 1)[0] == this_host()
+            # A claimant of this machine is judged by its process alone: a long job of a
+            # live worker here is never taken from it.
+            if not (claimant_gone(claimant) if same_host else row.pk in expired):
                 continue
             policy = policy_of(row.task_path)
             if len(row.worker_ids) >= policy.attempts:
@@ -98,6 +129,15 @@ def recover_abandoned(*, backend_name: str = "default") -> int:
             logger.warning("job %s (%s) was abandoned by worker %s: %s", row.pk, row.task_path, claimant, row.status)
             recovered += 1
     return recovered
+
+
+def _json_or_none(value: Any, row: DBTaskResult) -> Any:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        logger.error("job %s (%s) returned a value that is not JSON: not kept", row.pk, row.task_path)
+        return None
+    return value
 
 
 class JobWorker(Worker):
@@ -126,13 +166,21 @@ class JobWorker(Worker):
     def run(self) -> None:
         logger.info("worker %s started", self.worker_id)
         while self.running:
-            if time.monotonic() - self.recovered_at > RECOVER_EVERY_SECONDS:
-                self.recover()
-            close_old_connections()  # (a connection the database dropped while we slept)
-            row = self.claim_next()
-            if row is not None:
-                self.run_task(row)
-            close_old_connections()
+            row = None
+            try:
+                if time.monotonic() - self.recovered_at > RECOVER_EVERY_SECONDS:
+                    self.recover()
+                close_old_connections()  # (a connection the database dropped while we slept)
+                row = self.claim_next()
+                if row is not None and not self.running:
+                    self.release(row)  # (claimed as the stop signal came: not started)
+                elif row is not None:
+                    self.run_task(row)
+            except DatabaseError as exc:
+                logger.error("the database failed the worker (%s): trying again", exc)
+                row = None
+            finally:
+                close_old_connections()
             if self.running and row is None:
                 time.sleep(self.interval)
         logger.info("worker %s stopped", self.worker_id)
@@ -151,24 +199,89 @@ class JobWorker(Worker):
         return row
 
     def run_task(self, db_task_result: DBTaskResult) -> None:
-        super().run_task(db_task_result)  # (records success, or failure with its traceback)
-        if db_task_result.status == TaskResultStatus.FAILED:
-            self.retry_or_fail(db_task_result)
+        row = db_task_result
+        self.running_task = True
+        try:
+            task = row.task
+            result = row.task_result
+            task_started.send(sender=type(task.get_backend()), task_result=result)
+            if task.takes_context:
+                value = task.call(TaskContext(task_result=result), *result.args, **result.kwargs)  # type: ignore[arg-type]
+            else:
+                value = task.call(*result.args, **result.kwargs)
+        except (SystemExit, KeyboardInterrupt):
+            self.release(row)  # (stopped at once: this run does not count)
+            raise
+        except Exception as exc:
+            self.failed(row, exc)
+        else:
+            self.succeeded(row, value)
+        finally:
+            self.running_task = False
 
-    def retry_or_fail(self, row: DBTaskResult) -> None:
+    def settle(self, row: DBTaskResult, **fields: Any) -> bool:
+        """Record how this run ended, if the row is still this run's claim."""
+        updated = DBTaskResult.objects.filter(
+            pk=row.pk, status=TaskResultStatus.RUNNING, started_at=row.started_at
+        ).update(**fields)
+        if not updated:
+            logger.warning("job %s (%s) was no longer this worker's: its outcome is dropped", row.pk, row.task_path)
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+        return bool(updated)
+
+    def succeeded(self, row: DBTaskResult, value: Any) -> None:
+        settled = self.settle(
+            row,
+            status=TaskResultStatus.SUCCESSFUL,
+            finished_at=timezone.now(),
+            return_value=_json_or_none(value, row),
+            exception_class_path="",
+            traceback="",
+        )
+        if settled:
+            self.announce_finished(row)
+
+    def failed(self, row: DBTaskResult, exc: Exception) -> None:
         policy = policy_of(row.task_path)
         runs = len(row.worker_ids)
+        error = {
+            "exception_class_path": f"{type(exc).__module__}.{type(exc).__qualname__}",
+            "traceback": "".join(format_exception(exc)),
+            "return_value": None,
+        }
         if runs >= policy.attempts:
-            logger.error("job %s (%s) failed for good after %d runs", row.pk, row.task_path, runs)
+            if self.settle(row, status=TaskResultStatus.FAILED, finished_at=timezone.now(), **error):
+                logger.error("job %s (%s) failed for good after %d runs: %s", row.pk, row.task_path, runs, exc)
+                self.announce_finished(row)
             return
         delay = policy.delay(runs)
-        row.status = TaskResultStatus.READY
-        row.finished_at = None
-        row.run_after = timezone.now() + timedelta(seconds=delay)
-        row.save(update_fields=["status", "finished_at", "run_after"])
-        logger.warning(
-            "job %s (%s) failed (run %d of %d): again in %.1f s", row.pk, row.task_path, runs, policy.attempts, delay
-        )
+        run_after = timezone.now() + timedelta(seconds=delay)
+        if self.settle(row, status=TaskResultStatus.READY, finished_at=None, run_after=run_after, **error):
+            logger.warning(
+                "job %s (%s) failed (run %d of %d): again in %.1f s: %s",
+                row.pk,
+                row.task_path,
+                runs,
+                policy.attempts,
+                delay,
+                exc,
+            )
+
+    def release(self, row: DBTaskResult) -> None:
+        """Back in the queue as it was before this claim: this run does not count."""
+        earlier_runs = row.worker_ids[:-1]
+        if self.settle(
+            row, status=TaskResultStatus.READY, run_after=timezone.now(), started_at=None, worker_ids=earlier_runs
+        ):
+            logger.warning("job %s (%s) put back in the queue unfinished", row.pk, row.task_path)
+
+    def announce_finished(self, row: DBTaskResult) -> None:
+        try:
+            task_finished.send(sender=type(row.task.get_backend()), task_result=row.task_result)
+        except Exception:  # (a receiver's failure must not turn a recorded outcome into another)
+            logger.exception("a task_finished receiver failed for job %s", row.pk)
 
     def recover(self) -> None:
         self.recovered_at = time.monotonic()

@@ -44,3 +44,14 @@ def slow_first_run(*, path: str, seconds: float) -> None:
     if runs_of(path) == 1:
         time.sleep(seconds)
     note(path, "finished")
+
+
+@job(attempts=1)
+def once_only(*, path: str) -> None:
+    note(path, "run")
+
+
+@job(attempts=3, base_seconds=0.2, cap_seconds=0.5)
+def returns_a_set(*, path: str) -> object:
+    note(path, "run")
+    return {1, 2}

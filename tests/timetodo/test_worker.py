@@ -9,19 +9,25 @@ its row.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from tests.helpers.jobs import append_line, runs_of
 from tests.timetodo.test_server import ROOT, base_environ, manage, scratch_database
+from timetodo import jobs as jobs_module
+from timetodo import worker as worker_module
 from timetodo.jobs import RetryPolicy
 
 
@@ -77,6 +83,14 @@ def start_worker(environ: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+def started(log: Path) -> Callable[[], bool]:
+    def check() -> bool:
+        """the worker said it started (its signal handlers are set)"""
+        return log.exists() and "started" in log.read_text()
+
+    return check
 
 
 def eventually(check: Callable[[], bool], seconds: float = 30) -> None:
@@ -184,6 +198,7 @@ def test_sigterm_lets_the_job_under_way_finish_then_the_worker_exits_0(environ: 
     job_id = enqueue(environ, "slow_first_run", path=str(trace), seconds=2)
     worker = start_worker(environ, tmp_path / "worker.log")
     try:
+        eventually(started(tmp_path / "worker.log"))
         eventually(lambda: runs_of(str(trace)) == 1)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
@@ -196,6 +211,159 @@ def test_sigterm_lets_the_job_under_way_finish_then_the_worker_exits_0(environ: 
 
 def test_an_idle_worker_exits_0_on_sigterm(environ: dict[str, str], tmp_path: Path) -> None:
     worker = start_worker(environ, tmp_path / "worker.log")
-    time.sleep(2)
+    eventually(started(tmp_path / "worker.log"))
     assert worker.poll() is None
-    assert stop(worker) == 0
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=5) == 0
+
+
+def test_a_second_signal_stops_the_job_and_puts_it_back_uncounted(environ: dict[str, str], tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    job_id = enqueue(environ, "slow_first_run", path=str(trace), seconds=60)
+    worker = start_worker(environ, tmp_path / "worker.log")
+    try:
+        eventually(started(tmp_path / "worker.log"))
+        eventually(lambda: runs_of(str(trace)) == 1)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 1
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    row = rows(environ)[job_id]
+    assert row["status"] == "READY"
+    assert row["runs"] == 0
+
+
+def test_two_workers_run_each_job_exactly_once(environ: dict[str, str], tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    shell(
+        environ,
+        "from django.db import transaction\n"
+        "from tests.helpers.jobs import append_line\n"
+        "with transaction.atomic():\n"
+        f"    for n in range(30): append_line.enqueue(path={str(trace)!r}, line=str(n))",
+    )
+    workers = [start_worker(environ, tmp_path / f"worker{n}.log") for n in range(2)]
+    try:
+        eventually(lambda: runs_of(str(trace)) >= 30)
+        eventually(lambda: all(row["status"] == "SUCCESSFUL" for row in rows(environ).values()))
+        time.sleep(0.5)
+    finally:
+        assert [stop(worker) for worker in workers] == [0, 0]
+    assert sorted(trace.read_text().splitlines(), key=int) == [str(n) for n in range(30)]
+    assert {row["runs"] for row in rows(environ).values()} == {1}
+
+
+def test_a_result_that_is_not_json_is_dropped_not_retried(environ: dict[str, str], tmp_path: Path) -> None:
+    trace = tmp_path / "trace"
+    job_id = enqueue(environ, "returns_a_set", path=str(trace))
+    worker = start_worker(environ, tmp_path / "worker.log")
+    try:
+        eventually(lambda: rows(environ)[job_id]["status"] == "SUCCESSFUL")
+        time.sleep(1)
+    finally:
+        assert stop(worker) == 0
+    assert runs_of(str(trace)) == 1
+    assert rows(environ)[job_id]["return_value"] is None
+    assert "not JSON" in (tmp_path / "worker.log").read_text()
+
+
+# In-process: the worker's decisions on rows of the test database.
+
+
+def claimed(job_id: Any, worker_id: str, *, minutes_ago: float = 0) -> DBTaskResult:
+    row = DBTaskResult.objects.get(pk=job_id)
+    row.claim(worker_id)
+    if minutes_ago:
+        row.started_at = timezone.now() - timedelta(minutes=minutes_ago)
+        row.save(update_fields=["started_at"])
+    return row
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_recovery_takes_back_only_jobs_whose_worker_is_gone(tmp_path: Path, settings: Any) -> None:
+    settings.JOB_LEASE_SECONDS = 600
+    here, pid = worker_module.this_host(), os.getpid()
+    live_here = f"{here}:{pid}:{worker_module.process_started(pid)}:abc"
+    cases = {
+        "live worker here, long job": (live_here, 60, "RUNNING"),
+        "dead worker here": (f"{here}:{dead_pid()}:1:abc", 0, "READY"),
+        "pid reused here": (f"{here}:{pid}:not-its-start:abc", 0, "READY"),
+        "elsewhere, within the lease": ("elsewhere:1:1:abc", 5, "RUNNING"),
+        "elsewhere, lease over": ("elsewhere:1:1:abc", 11, "READY"),
+    }
+    ids = {}
+    with transaction.atomic():
+        for name in cases:
+            ids[name] = append_line.enqueue(path=str(tmp_path / "x"), line=name).id
+    for name, (claimant, minutes_ago, _) in cases.items():
+        claimed(ids[name], claimant, minutes_ago=minutes_ago)
+    assert worker_module.recover_abandoned() == 3
+    found = {name: DBTaskResult.objects.get(pk=ids[name]).status for name in cases}
+    assert found == {name: expected for name, (_, _, expected) in cases.items()}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_abandoned_on_its_last_attempt_fails_by_its_own_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers.jobs import once_only
+
+    with transaction.atomic():
+        job_id = once_only.enqueue(path=str(tmp_path / "x")).id
+    claimed(job_id, f"{worker_module.this_host()}:{dead_pid()}:1:abc")
+    # As in a worker that has just started: no job module imported, no policy known yet.
+    monkeypatch.delitem(sys.modules, "tests.helpers.jobs")
+    monkeypatch.delitem(jobs_module.POLICIES, "tests.helpers.jobs.once_only")
+    assert worker_module.recover_abandoned() == 1
+    row = DBTaskResult.objects.get(pk=job_id)
+    assert row.status == "FAILED"  # (the default policy would have allowed 5 runs)
+    assert row.exception_class_path == "timetodo.worker.WorkerLost"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_run_waits_its_back_off_and_the_last_one_stays_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers.jobs import always_fail
+
+    monkeypatch.setattr(RetryPolicy, "delay", lambda self, failures, rng=None: 30.0 * failures)
+    with transaction.atomic():
+        job_id = always_fail.enqueue(path=str(tmp_path / "x")).id
+    worker = worker_module.JobWorker(interval=0.1)
+    for run in (1, 2):
+        row = claimed(job_id, worker.worker_id)
+        before = timezone.now()
+        worker.run_task(row)
+        row.refresh_from_db()
+        assert row.status == "READY"
+        assert before + timedelta(seconds=30 * run - 1) <= row.run_after <= timezone.now() + timedelta(seconds=30 * run)
+        assert "this job never works" in row.traceback
+        DBTaskResult.objects.filter(pk=job_id).update(run_after=timezone.now())  # (due now)
+    row = claimed(job_id, worker.worker_id)
+    worker.run_task(row)
+    row.refresh_from_db()
+    assert row.status == "FAILED"
+    assert len(row.worker_ids) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_job_was_taken_back_cannot_overwrite_the_next_run(tmp_path: Path) -> None:
+    with transaction.atomic():
+        job_id = append_line.enqueue(path=str(tmp_path / "x"), line="x").id
+    first = worker_module.JobWorker(interval=0.1)
+    stale = claimed(job_id, first.worker_id)
+    DBTaskResult.objects.filter(pk=job_id).update(status="READY")  # (recovered meanwhile...)
+    claimed(job_id, "elsewhere:1:1:abc")  # (... and claimed by another worker)
+    first.run_task(stale)
+    row = DBTaskResult.objects.get(pk=job_id)
+    assert row.status == "RUNNING"
+    assert row.worker_ids[-1] == "elsewhere:1:1:abc"
