@@ -23,7 +23,8 @@ overwrite that worker's outcome. Beside that:
   within `WORKER_POLL_SECONDS`; a job claimed as the signal came is put back unrun). A
   second signal stops the job at once: it is put back READY, that run not counted, and
   the worker exits 1.
-- **The database going away** (a restart) is logged and waited out; the worker goes on.
+- **The database going away** (a restart) is logged and waited out; the worker goes on,
+  and a job whose outcome it could not write is run again.
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def claimant_gone(worker_id: str) -> bool:
     return started is None or (started != "?" and started != parts[2])
 
 
-def recover_abandoned(*, backend_name: str = "default") -> int:
+def recover_abandoned(*, backend_name: str = "default", own_id: str = "") -> int:
     """Put jobs whose worker has gone back in the queue (or fail them if that was their last
-    attempt); how many."""
+    attempt); how many. `own_id`: the calling worker, between two jobs: a job still marked
+    as its own lost its outcome to a database error."""
     recovered = 0
     with transaction.atomic():
         running = DBTaskResult.objects.running().filter(backend_name=backend_name)
@@ -113,7 +115,7 @@ def recover_abandoned(*, backend_name: str = "default") -> int:
             same_host = claimant.split(":", 1)[0] == this_host()
             # A claimant of this machine is judged by its process alone: a long job of a
             # live worker here is never taken from it.
-            if not (claimant_gone(claimant) if same_host else row.pk in expired):
+            if claimant != own_id and not (claimant_gone(claimant) if same_host else row.pk in expired):
                 continue
             policy = policy_of(row.task_path)
             if len(row.worker_ids) >= policy.attempts:
@@ -178,6 +180,7 @@ class JobWorker(Worker):
                     self.run_task(row)
             except DatabaseError as exc:
                 logger.error("the database failed the worker (%s): trying again", exc)
+                self.recovered_at = -RECOVER_EVERY_SECONDS  # (a job of ours may be left RUNNING)
                 row = None
             finally:
                 close_old_connections()
@@ -285,7 +288,7 @@ class JobWorker(Worker):
 
     def recover(self) -> None:
         self.recovered_at = time.monotonic()
-        recover_abandoned(backend_name=self.backend_name)
+        recover_abandoned(backend_name=self.backend_name, own_id=self.worker_id)
 
 
 def run(*, interval: float | None = None) -> None:

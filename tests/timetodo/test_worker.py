@@ -299,6 +299,7 @@ def test_recovery_takes_back_only_jobs_whose_worker_is_gone(tmp_path: Path, sett
         "pid reused here": (f"{here}:{pid}:not-its-start:abc", 0, "READY"),
         "elsewhere, within the lease": ("elsewhere:1:1:abc", 5, "RUNNING"),
         "elsewhere, lease over": ("elsewhere:1:1:abc", 11, "READY"),
+        "the caller's own, outcome lost": ("own-id", 0, "READY"),
     }
     ids = {}
     with transaction.atomic():
@@ -306,7 +307,7 @@ def test_recovery_takes_back_only_jobs_whose_worker_is_gone(tmp_path: Path, sett
             ids[name] = append_line.enqueue(path=str(tmp_path / "x"), line=name).id
     for name, (claimant, minutes_ago, _) in cases.items():
         claimed(ids[name], claimant, minutes_ago=minutes_ago)
-    assert worker_module.recover_abandoned() == 3
+    assert worker_module.recover_abandoned(own_id="own-id") == 4
     found = {name: DBTaskResult.objects.get(pk=ids[name]).status for name in cases}
     assert found == {name: expected for name, (_, _, expected) in cases.items()}
 
