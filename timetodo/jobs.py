@@ -20,7 +20,7 @@ Results").
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +28,8 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 from django_tasks import task
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ATTEMPTS = 5
 
@@ -68,6 +70,8 @@ def policy_of(task_path: str) -> RetryPolicy:
     """The policy the job at `task_path` was declared with (its module imported if it was
     not yet: a worker recovering jobs at start has run none of them), or the default."""
     if task_path not in POLICIES:
-        with contextlib.suppress(ImportError):
+        try:
             import_string(task_path)
+        except Exception as exc:  # (a module that fails to import must not stop the worker)
+            logger.warning("the job %s cannot be imported (%s): the default retry policy applies", task_path, exc)
     return POLICIES.get(task_path, RetryPolicy())

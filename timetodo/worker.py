@@ -15,26 +15,28 @@ overwrite that worker's outcome. Beside that:
 - **Abandoned jobs.** A worker killed mid-job (SIGKILL, the OOM killer, a lost machine)
   leaves its job RUNNING. Each worker, when it starts and every minute, puts such jobs back
   in the queue: at once if the worker that claimed it was a process of this machine that
-  has gone (the worker id holds the host, the pid and the process's start time), and, for
-  a worker on another machine, once `JOB_LEASE_SECONDS` have passed since the run started
-  (by the database's clock). That run counts as an attempt (the job's own policy), so a job
+  has gone (the worker id holds the process space — the kernel's boot and the pid
+  namespace — the pid and the process's start time), and for any other worker once
+  `JOB_LEASE_SECONDS` have passed since the run started. That run counts as an attempt (the job's own policy), so a job
   that kills its worker every time ends FAILED, not in a loop.
 - **SIGTERM/SIGINT.** The job under way finishes, then the worker exits 0 (an idle one
   within `WORKER_POLL_SECONDS`; a job claimed as the signal came is put back unrun). A
   second signal stops the job at once: it is put back READY, that run not counted, and
-  the worker exits 1.
-- **The database going away** (a restart) is logged and waited out; the worker goes on,
-  and a job whose outcome it could not write is run again.
+  the worker exits 1. (A job that calls `sys.exit()` has failed, like any job that raises.)
+- **The database going away** (a restart) is logged and waited out; the worker goes on
+  (an outcome whose write was lost is written again once, over a new connection, and a job
+  whose outcome could not be written at all is run again). Other database errors are bugs:
+  they stop the worker.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -43,11 +45,9 @@ from types import FrameType
 from typing import Any
 
 from django.conf import settings
-from django.db import Error as DatabaseError
-from django.db import OperationalError, close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, transaction
 from django.db.models.functions import Now
 from django.utils import timezone
-from django.utils.crypto import get_random_string
 from django_tasks.base import TaskContext, TaskResultStatus
 from django_tasks.signals import task_finished, task_started
 from django_tasks_db.management.commands.db_worker import Worker
@@ -62,11 +62,27 @@ RECOVER_EVERY_SECONDS = 60.0
 
 
 def this_host() -> str:
-    return socket.gethostname()[:30]
+    return socket.gethostname()[:20]
+
+
+def _space() -> str:
+    """Which process space this is: the kernel's boot and the pid namespace (containers
+    sharing a host name, or a machine rebooted, are other spaces). Pids are compared only
+    within one."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return "unknown"
+    return hashlib.sha256(f"{boot}/{namespace}".encode()).hexdigest()[:10]
+
+
+SPACE = _space()
 
 
 def process_started(pid: int) -> str | None:
-    """When a process of this machine started (clock ticks since boot), or None if it is gone."""
+    """When a process of this space started (clock ticks since boot), None if it is gone,
+    "?" if it exists but cannot be read."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -85,20 +101,23 @@ def _alive(pid: int) -> bool:
 
 
 def new_worker_id() -> str:
-    """`host:pid:start:random` (at most 64 characters, as django-tasks-db stores them): what
-    lets a worker tell that a job's claimant was a process of this machine that has gone,
-    even if its pid now belongs to another process."""
+    """`host:space:pid:start` (at most 64 characters, as django-tasks-db stores them): what
+    lets a worker tell that a job's claimant was a process of its own process space that has
+    gone, even if its pid now belongs to another process."""
     pid = os.getpid()
-    return f"{this_host()}:{pid}:{process_started(pid)}:{get_random_string(6)}"
+    return f"{this_host()}:{SPACE}:{pid}:{process_started(pid)}"
 
 
-def claimant_gone(worker_id: str) -> bool:
-    """The worker that claimed a job was a process of this machine that no longer runs."""
+def claimant_state(worker_id: str) -> str:
+    """ "gone" (a process of this space that no longer runs), "alive", or "unknown" (another
+    space or machine, or not readable: only the lease can tell)."""
     parts = worker_id.split(":")
-    if len(parts) != 4 or parts[0] != this_host() or not parts[1].isdigit():
-        return False
-    started = process_started(int(parts[1]))
-    return started is None or (started != "?" and started != parts[2])
+    if len(parts) != 4 or SPACE == "unknown" or parts[1] != SPACE or not parts[2].isdigit():
+        return "unknown"
+    started = process_started(int(parts[2]))
+    if started is None or (started != "?" and started != parts[3]):
+        return "gone"
+    return "alive" if started == parts[3] else "unknown"
 
 
 def recover_abandoned(*, backend_name: str = "default", own_id: str = "") -> int:
@@ -112,10 +131,10 @@ def recover_abandoned(*, backend_name: str = "default", own_id: str = "") -> int
         expired = set(running.filter(started_at__lt=lease_ends).values_list("pk", flat=True))
         for row in running.select_for_update(skip_locked=True):
             claimant = row.worker_ids[-1] if row.worker_ids else ""
-            same_host = claimant.split(":", 1)[0] == this_host()
-            # A claimant of this machine is judged by its process alone: a long job of a
-            # live worker here is never taken from it.
-            if claimant != own_id and not (claimant_gone(claimant) if same_host else row.pk in expired):
+            # A live worker of this process space keeps its job however long it takes; one
+            # that has gone loses it at once; of another worker only the lease can tell.
+            state = "gone" if claimant == own_id else claimant_state(claimant)
+            if state == "alive" or (state == "unknown" and row.pk not in expired):
                 continue
             policy = policy_of(row.task_path)
             if len(row.worker_ids) >= policy.attempts:
@@ -135,11 +154,18 @@ def recover_abandoned(*, backend_name: str = "default", own_id: str = "") -> int
 
 def _json_or_none(value: Any, row: DBTaskResult) -> Any:
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
+        json.dumps(value, allow_nan=False)  # (NaN and Infinity are no JSON a database takes)
+        if "\x00" in json.dumps(value):
+            raise ValueError("NUL")  # (PostgreSQL's jsonb refuses \u0000)
+    except Exception:
         logger.error("job %s (%s) returned a value that is not JSON: not kept", row.pk, row.task_path)
         return None
     return value
+
+
+class StopNow(SystemExit):
+    """Raised by a second stop signal: the job under way is put back, uncounted. (A job that
+    itself raises SystemExit or KeyboardInterrupt has failed like any other.)"""
 
 
 class JobWorker(Worker):
@@ -161,7 +187,7 @@ class JobWorker(Worker):
         if not self.running:
             logger.warning("%s again: stopping now", name)
             self.reset_signals()
-            sys.exit(1)
+            raise StopNow(1)
         logger.info("%s: %s", name, "finishing the job under way, then exiting" if self.running_task else "exiting")
         self.running = False
 
@@ -178,8 +204,8 @@ class JobWorker(Worker):
                     self.release(row)  # (claimed as the stop signal came: not started)
                 elif row is not None:
                     self.run_task(row)
-            except DatabaseError as exc:
-                logger.error("the database failed the worker (%s): trying again", exc)
+            except (OperationalError, InterfaceError) as exc:  # (the database away: wait it out)
+                logger.error("the database failed the worker (%s): trying again", exc, exc_info=True)
                 self.recovered_at = -RECOVER_EVERY_SECONDS  # (a job of ours may be left RUNNING)
                 row = None
             finally:
@@ -212,10 +238,10 @@ class JobWorker(Worker):
                 value = task.call(TaskContext(task_result=result), *result.args, **result.kwargs)  # type: ignore[arg-type]
             else:
                 value = task.call(*result.args, **result.kwargs)
-        except (SystemExit, KeyboardInterrupt):
+        except StopNow:
             self.release(row)  # (stopped at once: this run does not count)
             raise
-        except Exception as exc:
+        except BaseException as exc:  # (a job's own sys.exit() is its failure, not the worker's)
             self.failed(row, exc)
         else:
             self.succeeded(row, value)
@@ -223,16 +249,30 @@ class JobWorker(Worker):
             self.running_task = False
 
     def settle(self, row: DBTaskResult, **fields: Any) -> bool:
-        """Record how this run ended, if the row is still this run's claim."""
-        updated = DBTaskResult.objects.filter(
-            pk=row.pk, status=TaskResultStatus.RUNNING, started_at=row.started_at
-        ).update(**fields)
+        """Record how this run ended, if the row is still this run's claim: one guarded
+        write, tried again once over a fresh connection if the first one was lost, with the
+        stop signals held meanwhile (a second one must not come between a job's end and its
+        record)."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+        try:
+            try:
+                updated = self.write_outcome(row, fields)
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("recording job %s failed (%s): once more", row.pk, exc)
+                close_old_connections()
+                updated = self.write_outcome(row, fields)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         if not updated:
             logger.warning("job %s (%s) was no longer this worker's: its outcome is dropped", row.pk, row.task_path)
         else:
             for name, value in fields.items():
                 setattr(row, name, value)
         return bool(updated)
+
+    def write_outcome(self, row: DBTaskResult, fields: dict[str, Any]) -> int:
+        running = DBTaskResult.objects.filter(pk=row.pk, status=TaskResultStatus.RUNNING, started_at=row.started_at)
+        return running.update(**fields)
 
     def succeeded(self, row: DBTaskResult, value: Any) -> None:
         settled = self.settle(
@@ -246,12 +286,12 @@ class JobWorker(Worker):
         if settled:
             self.announce_finished(row)
 
-    def failed(self, row: DBTaskResult, exc: Exception) -> None:
+    def failed(self, row: DBTaskResult, exc: BaseException) -> None:
         policy = policy_of(row.task_path)
         runs = len(row.worker_ids)
         error = {
             "exception_class_path": f"{type(exc).__module__}.{type(exc).__qualname__}",
-            "traceback": "".join(format_exception(exc)),
+            "traceback": "".join(format_exception(exc)).replace("\x00", "\\x00"),  # (no NUL in a text column)
             "return_value": None,
         }
         if runs >= policy.attempts:

@@ -55,3 +55,30 @@ def once_only(*, path: str) -> None:
 def returns_a_set(*, path: str) -> object:
     note(path, "run")
     return {1, 2}
+
+
+@job(attempts=2, base_seconds=0.2, cap_seconds=0.5)
+def exits(*, path: str) -> None:
+    note(path, "run")
+    raise SystemExit(3)
+
+
+@job(attempts=3, base_seconds=0.2, cap_seconds=0.5)
+def returns_nan(*, path: str) -> float:
+    note(path, "run")
+    return float("nan")
+
+
+@job(attempts=3, base_seconds=0.2, cap_seconds=0.5)
+def gated(*, path: str, gate: str) -> None:
+    """Runs until the test opens the gate (creates that file), at most a minute."""
+    note(path, "started")
+    deadline = time.monotonic() + 60
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    note(path, "finished")
+
+
+@job()
+def append_line_default(*, path: str) -> None:
+    note(path, "run")

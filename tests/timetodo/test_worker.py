@@ -194,13 +194,16 @@ def test_a_job_whose_worker_was_killed_runs_again_when_a_worker_starts(environ: 
 
 
 def test_sigterm_lets_the_job_under_way_finish_then_the_worker_exits_0(environ: dict[str, str], tmp_path: Path) -> None:
-    trace = tmp_path / "trace"
-    job_id = enqueue(environ, "slow_first_run", path=str(trace), seconds=2)
-    worker = start_worker(environ, tmp_path / "worker.log")
+    trace, gate, log = tmp_path / "trace", tmp_path / "gate", tmp_path / "worker.log"
+    job_id = enqueue(environ, "gated", path=str(trace), gate=str(gate))
+    worker = start_worker(environ, log)
     try:
-        eventually(started(tmp_path / "worker.log"))
-        eventually(lambda: runs_of(str(trace)) == 1)
+        eventually(started(log))
+        eventually(lambda: runs_of(str(trace)) >= 1)  # (running, held at the gate)
         worker.send_signal(signal.SIGTERM)
+        eventually(lambda: "finishing the job under way" in log.read_text())
+        assert worker.poll() is None
+        gate.touch()
         assert worker.wait(timeout=30) == 0
     finally:
         if worker.poll() is None:
@@ -218,14 +221,14 @@ def test_an_idle_worker_exits_0_on_sigterm(environ: dict[str, str], tmp_path: Pa
 
 
 def test_a_second_signal_stops_the_job_and_puts_it_back_uncounted(environ: dict[str, str], tmp_path: Path) -> None:
-    trace = tmp_path / "trace"
-    job_id = enqueue(environ, "slow_first_run", path=str(trace), seconds=60)
-    worker = start_worker(environ, tmp_path / "worker.log")
+    trace, log = tmp_path / "trace", tmp_path / "worker.log"
+    job_id = enqueue(environ, "gated", path=str(trace), gate=str(tmp_path / "never"))
+    worker = start_worker(environ, log)
     try:
-        eventually(started(tmp_path / "worker.log"))
-        eventually(lambda: runs_of(str(trace)) == 1)
+        eventually(started(log))
+        eventually(lambda: runs_of(str(trace)) >= 1)
         worker.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
+        eventually(lambda: "finishing the job under way" in log.read_text())
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=10) == 1
     finally:
@@ -291,14 +294,16 @@ def dead_pid() -> int:
 @pytest.mark.django_db(transaction=True)
 def test_recovery_takes_back_only_jobs_whose_worker_is_gone(tmp_path: Path, settings: Any) -> None:
     settings.JOB_LEASE_SECONDS = 600
-    here, pid = worker_module.this_host(), os.getpid()
-    live_here = f"{here}:{pid}:{worker_module.process_started(pid)}:abc"
+    here, space, pid = worker_module.this_host(), worker_module.SPACE, os.getpid()
+    start = worker_module.process_started(pid)
     cases = {
-        "live worker here, long job": (live_here, 60, "RUNNING"),
-        "dead worker here": (f"{here}:{dead_pid()}:1:abc", 0, "READY"),
-        "pid reused here": (f"{here}:{pid}:not-its-start:abc", 0, "READY"),
-        "elsewhere, within the lease": ("elsewhere:1:1:abc", 5, "RUNNING"),
-        "elsewhere, lease over": ("elsewhere:1:1:abc", 11, "READY"),
+        "live worker here, long job": (f"{here}:{space}:{pid}:{start}", 60, "RUNNING"),
+        "dead worker here": (f"{here}:{space}:{dead_pid()}:1", 0, "READY"),
+        "pid reused here": (f"{here}:{space}:{pid}:not-its-start", 0, "READY"),
+        "same host name, other pid space, within the lease": (f"{here}:otherspace:{pid}:{start}", 5, "RUNNING"),
+        "same host name, other pid space, lease over": (f"{here}:otherspace:1:1", 11, "READY"),
+        "elsewhere, within the lease": ("elsewhere:x:1:1", 5, "RUNNING"),
+        "elsewhere, lease over": ("elsewhere:x:1:1", 11, "READY"),
         "the caller's own, outcome lost": ("own-id", 0, "READY"),
     }
     ids = {}
@@ -307,7 +312,7 @@ def test_recovery_takes_back_only_jobs_whose_worker_is_gone(tmp_path: Path, sett
             ids[name] = append_line.enqueue(path=str(tmp_path / "x"), line=name).id
     for name, (claimant, minutes_ago, _) in cases.items():
         claimed(ids[name], claimant, minutes_ago=minutes_ago)
-    assert worker_module.recover_abandoned(own_id="own-id") == 4
+    assert worker_module.recover_abandoned(own_id="own-id") == 5
     found = {name: DBTaskResult.objects.get(pk=ids[name]).status for name in cases}
     assert found == {name: expected for name, (_, _, expected) in cases.items()}
 
@@ -320,7 +325,7 @@ def test_a_job_abandoned_on_its_last_attempt_fails_by_its_own_policy(
 
     with transaction.atomic():
         job_id = once_only.enqueue(path=str(tmp_path / "x")).id
-    claimed(job_id, f"{worker_module.this_host()}:{dead_pid()}:1:abc")
+    claimed(job_id, f"{worker_module.this_host()}:{worker_module.SPACE}:{dead_pid()}:1")
     # As in a worker that has just started: no job module imported, no policy known yet.
     monkeypatch.delitem(sys.modules, "tests.helpers.jobs")
     monkeypatch.delitem(jobs_module.POLICIES, "tests.helpers.jobs.once_only")
@@ -368,3 +373,50 @@ def test_a_run_whose_job_was_taken_back_cannot_overwrite_the_next_run(tmp_path: 
     row = DBTaskResult.objects.get(pk=job_id)
     assert row.status == "RUNNING"
     assert row.worker_ids[-1] == "elsewhere:1:1:abc"
+
+
+def run_once(name: str, tmp_path: Path) -> DBTaskResult:
+    from importlib import import_module
+
+    with transaction.atomic():
+        job_id = getattr(import_module("tests.helpers.jobs"), name).enqueue(path=str(tmp_path / "trace")).id
+    worker = worker_module.JobWorker(interval=0.1)
+    worker.run_task(claimed(job_id, worker.worker_id))
+    return DBTaskResult.objects.get(pk=job_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_that_calls_sys_exit_has_failed_and_the_worker_goes_on(tmp_path: Path) -> None:
+    row = run_once("exits", tmp_path)  # (the call returns: the worker was not stopped)
+    assert row.status == "READY"  # (retried: its policy allows 2 runs)
+    assert row.exception_class_path == "builtins.SystemExit"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_result_no_database_takes_as_json_is_dropped(tmp_path: Path) -> None:
+    row = run_once("returns_nan", tmp_path)
+    assert row.status == "SUCCESSFUL"
+    assert row.return_value is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_connection_while_recording_is_tried_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    real = worker_module.JobWorker.write_outcome
+    calls: list[int] = []
+
+    def flaky(self: worker_module.JobWorker, row: DBTaskResult, fields: dict[str, Any]) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(self, row, fields)
+
+    monkeypatch.setattr(worker_module.JobWorker, "write_outcome", flaky)
+    row = run_once("append_line_default", tmp_path)
+    assert row.status == "SUCCESSFUL"
+    assert len(calls) == 2
+
+
+def test_a_job_module_that_fails_to_import_gets_the_default_policy() -> None:
+    assert jobs_module.policy_of("tests.helpers.broken_jobs.anything") == RetryPolicy()
