@@ -154,10 +154,10 @@ def recover_abandoned(*, backend_name: str = "default", own_id: str = "") -> int
 
 def _json_or_none(value: Any, row: DBTaskResult) -> Any:
     try:
-        json.dumps(value, allow_nan=False)  # (NaN and Infinity are no JSON a database takes)
-        if "\x00" in json.dumps(value):
-            raise ValueError("NUL")  # (PostgreSQL's jsonb refuses \u0000)
+        text: str | None = json.dumps(value, allow_nan=False)  # (a database takes no NaN or Infinity)
     except Exception:
+        text = None
+    if text is None or "\\u0000" in text:  # (PostgreSQL's jsonb refuses a NUL too)
         logger.error("job %s (%s) returned a value that is not JSON: not kept", row.pk, row.task_path)
         return None
     return value

@@ -56,11 +56,13 @@ def base_environ(database_url: str) -> dict[str, str]:
     return environ
 
 
-def manage(environ: dict[str, str], *args: str) -> None:
+def manage(environ: dict[str, str], *args: str) -> str:
+    """Run a management command that must succeed; what it printed."""
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
 
 
 @contextmanager

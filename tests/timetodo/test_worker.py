@@ -40,16 +40,7 @@ def environ(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def shell(environ: dict[str, str], code: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    return manage(environ, "shell", "--no-imports", "-c", code)
 
 
 def enqueue(environ: dict[str, str], job: str, **kwargs: object) -> str:
