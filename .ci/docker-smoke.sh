@@ -104,10 +104,12 @@ if ! wait "$server_pid"; then
 fi
 server_pid=""
 grep -q "timetodo.serve: 2 Daphne workers" "$work/daphne.log"
+grep -q "timetodo.serve: 1 job worker: " "$work/daphne.log"
+grep -q "worker .* stopped" "$work/daphne.log"  # (the job worker, on the SIGTERM)
 grep -q "timetodo.serve: SIGTERM: 2 workers drain" "$work/daphne.log"
 if [ "$(grep -o "drained in" "$work/daphne.log" | wc -l)" != 2 ]; then
   echo "docker-smoke: FAILED: both workers should have drained" >&2
   cat "$work/daphne.log" >&2
   exit 1
 fi
-echo "docker-smoke: two workers served the HEALTHCHECK, drained on SIGTERM and exited 0"
+echo "docker-smoke: two workers served the HEALTHCHECK, drained on SIGTERM and exited 0, beside a job worker"

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import redis
@@ -20,6 +23,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import Q
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +33,14 @@ NOT_CONFIGURED = "not_configured"
 APPLIED = "applied"
 PENDING = "pending"
 UNKNOWN = "unknown"
+BACKLOGGED = "backlogged"
 
 # Each check gives up quickly, so a monitor gets a 503 naming the component, not a timeout.
 CHANNEL_LAYER_TIMEOUT = 3.0
 CHANNEL_LAYER_RESEND = 0.5
 REDIS_TIMEOUT = 2.0
 DATABASE_PROBE_TIMEOUT = 3
+READY_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class CheckResult:
     status: str
     detail: str
     hint: str = ""
+    figures: dict[str, Any] | None = None  # (the job queue's, for /health/detailed)
 
     @property
     def ok(self) -> bool:
@@ -159,6 +166,66 @@ def check_migrations(alias: str = DEFAULT_DB_ALIAS) -> CheckResult:
     return CheckResult(APPLIED, "every migration is applied")
 
 
+@dataclass(frozen=True)
+class QueueFigures:
+    pending: int  # due now and waiting for a worker
+    oldest_pending_seconds: float  # how long the oldest of them has waited (0 when none)
+    scheduled: int  # waiting for their retry's back-off to pass
+    running: int
+    failed: int  # failed for good (kept for the admin)
+    successful: int  # done and not yet pruned
+
+
+def queue_figures() -> QueueFigures:
+    """The job queue now: two queries (counts by state; the oldest due job)."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    now = timezone.now()
+    rows = DBTaskResult.objects.filter(backend_name="default")
+    counts = dict(rows.values_list("status").annotate(count=Count("pk")).order_by())
+    due = rows.ready().aggregate(
+        count=Count("pk"),
+        unscheduled=Min("enqueued_at", filter=Q(run_after=get_date_max())),
+        scheduled=Min("run_after", filter=~Q(run_after=get_date_max())),
+    )
+    waiting_since = min((at for at in (due["unscheduled"], due["scheduled"]) if at is not None), default=now)
+    return QueueFigures(
+        pending=due["count"],
+        oldest_pending_seconds=round(max((now - waiting_since).total_seconds(), 0.0), 1),
+        scheduled=counts.get(TaskResultStatus.READY, 0) - due["count"],
+        running=counts.get(TaskResultStatus.RUNNING, 0),
+        failed=counts.get(TaskResultStatus.FAILED, 0),
+        successful=counts.get(TaskResultStatus.SUCCESSFUL, 0),
+    )
+
+
+def check_jobs() -> CheckResult:
+    """Is the background worker keeping up? Backlogged once the oldest due job has waited
+    JOB_BACKLOG_SECONDS (no worker running, or too few for the load)."""
+    try:
+        queue = queue_figures()
+    except Exception as exc:
+        result = _failure("jobs", exc, "fix the database connection first")
+        return CheckResult(UNKNOWN, result.detail, result.hint)
+    figures = {name: getattr(queue, name) for name in QueueFigures.__dataclass_fields__}
+    detail = (
+        f"{queue.pending} due (the oldest waiting {queue.oldest_pending_seconds:g} s), "
+        f"{queue.scheduled} waiting to retry, {queue.running} running, {queue.failed} failed"
+    )
+    if queue.pending and queue.oldest_pending_seconds >= settings.JOB_BACKLOG_SECONDS:
+        return CheckResult(
+            BACKLOGGED,
+            detail,
+            "no worker is taking jobs: check WORKER_CONCURRENCY (0 runs none beside the web processes) "
+            "or that `python manage.py run_worker` runs, and its log",
+            figures,
+        )
+    return CheckResult(HEALTHY, detail, figures=figures)
+
+
 def run_all_checks() -> dict[str, CheckResult]:
     database = check_database()
     migrations = (
@@ -166,9 +233,40 @@ def run_all_checks() -> dict[str, CheckResult]:
         if database.ok
         else CheckResult(UNKNOWN, "cannot tell while the database is unreachable", "fix the database first")
     )
+    jobs = (
+        check_jobs()
+        if migrations.ok
+        else CheckResult(UNKNOWN, "cannot tell until the database is reachable and migrated", "fix that first")
+    )
     return {
         "database": database,
         "redis": check_redis(),
         "channel_layer": check_channel_layer(),
         "migrations": migrations,
+        "jobs": jobs,
     }
+
+
+def wait_until_ready(
+    *,
+    report: Callable[[str], None],
+    ready: Callable[[str], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Block until the database answers and no migration of this code is pending (a web
+    process before it listens, a job worker before it claims): `report` is told each new
+    reason to wait, `ready` once the wait is over (if there was one)."""
+    told = ""
+    while True:
+        database = check_database()
+        migrations = check_migrations() if database.ok else None
+        if database.ok and migrations is not None and migrations.ok:
+            break
+        reason = f"database: {database.detail}" if not database.ok else f"migrations: {migrations.detail}"  # type: ignore[union-attr]
+        if reason != told:
+            report(f"{reason}; checking every {READY_POLL_SECONDS:g} s")
+            told = reason
+        sleep(READY_POLL_SECONDS)
+    if told:
+        ready("ready: the database answers and every migration is applied")
+    connections.close_all()

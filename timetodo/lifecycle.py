@@ -12,6 +12,9 @@ from __future__ import annotations
 # The launcher passes a pipe; a web process writes READY_LINE there once it listens.
 READY_FD_VARIABLE = "TIMETODO_READY_FD"
 READY_LINE = b"ready\n"
+# The launcher gives its job workers its pid: one whose launcher has gone (killed with
+# SIGKILL, say) stops after its job instead of running on as an orphan.
+SUPERVISOR_PID_VARIABLE = "TIMETODO_SUPERVISOR_PID"
 
 # Once stopping, a web process is gone within this even if a view's thread is stuck (Daphne
 # waits for cancelled application instances, and asgiref for their threads): less than the

@@ -1,4 +1,5 @@
-"""Serve the app with Daphne: WEB_CONCURRENCY processes (1 by default) on one listening socket.
+"""Serve the app with Daphne: WEB_CONCURRENCY processes (1 by default) on one listening socket,
+and WORKER_CONCURRENCY background job workers (1 by default; 0 runs none) beside them.
 
     python -m timetodo.serve [daphne options...]
 
@@ -7,24 +8,29 @@ the listening socket to its Daphne processes (`--fd`, the way Channels' deployme
 runs several Daphne processes behind one port), so every process accepts connections from
 the same port and the kernel spreads them. Each process is `timetodo.webserver`: Daphne
 that accepts only once the database and migrations are ready, and drains on SIGTERM.
-This process stays as a small supervisor:
+The job workers are `manage.py run_worker` (timetodo.worker), so one container runs
+everything; each is started in a session of its own, so a terminal's Ctrl-C reaches it
+only through this process (once: the first signal finishes the job under way). This
+process stays as a small supervisor of both kinds:
 
 - SIGTERM or SIGINT: it stops listening, passes SIGTERM to every worker, which drain
   (in-flight requests finish, sockets close with 1012) for up to DRAIN_SECONDS, kills
   what is left DRAIN_SECONDS + KILL_MARGIN_SECONDS later, and exits 0. A second signal
-  is passed on too: the workers then stop at once.
-- SIGHUP: a rolling restart, one process at a time: a new worker starts, and only once it
+  is passed on too: the workers then stop at once. A job worker finishes its job under
+  way (one still running at the kill has its job run again by the next worker).
+- SIGHUP: a rolling restart, one web process at a time: a new worker starts, and only once it
   listens (it says so on a pipe, after its readiness check) is an old one told to drain;
   the next follows when that one has gone (or is killed DRAIN_SECONDS +
   KILL_MARGIN_SECONDS after it was told). The new processes load the code on disk afresh;
   their environment is this process's, as it was at its start. If a new worker fails to
   get ready within READY_SECONDS, or exits first, the roll stops and the old processes
-  keep serving.
-- A worker started with the server that exits with an error within STARTUP_SECONDS could not start
+  keep serving. The job workers are told to stop at once, each replaced by a new one
+  straight away (two claim side by side safely while the old one finishes its job).
+- A worker (of either kind) started with the server that exits with an error within STARTUP_SECONDS could not start
   (bad settings, say): the others are stopped and its exit code is returned, so the
   platform sees the failure instead of a restart loop. A worker that dies later, or is
-  killed by a signal (the kernel's OOM killer, say), is started again, after a growing
-  pause; more than MAX_RESTARTS in RESTART_WINDOW_SECONDS stops the server (exit 1).
+  killed by a signal (the kernel's OOM killer, say), is started again (the same kind),
+  after a growing pause; more than MAX_RESTARTS in RESTART_WINDOW_SECONDS stops the server (exit 1).
 - Prometheus metrics are kept per process in a shared directory
   (`PROMETHEUS_MULTIPROC_DIR`, prometheus_client's multiprocess mode) so `/metrics` from
   any process shows the sum; a dead worker's live gauges are removed. (prometheus_client
@@ -56,7 +62,7 @@ from types import FrameType
 from django.core.exceptions import ImproperlyConfigured
 
 from timetodo.config import Env, drain_seconds, ws_heartbeat_seconds
-from timetodo.lifecycle import READY_FD_VARIABLE, READY_LINE
+from timetodo.lifecycle import READY_FD_VARIABLE, READY_LINE, SUPERVISOR_PID_VARIABLE
 
 STARTUP_SECONDS = 10.0
 KILL_MARGIN_SECONDS = 5.0  # DRAIN_SECONDS (20) + this stays inside Render's 30 s grace
@@ -65,8 +71,16 @@ READY_SECONDS = 120.0  # a rolling restart's new worker must listen within this
 MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 60.0
 MAX_PROCESSES = 64
+MAX_JOB_WORKERS = 16
 APPLICATION = "timetodo.asgi:application"
 WORKER_MODULE = "timetodo.webserver"
+MANAGE_PY = Path(__file__).resolve().parent.parent / "manage.py"
+WEB = "web"
+JOBS = "jobs"
+
+
+def job_worker_arguments() -> list[str]:
+    return [sys.executable, str(MANAGE_PY), "run_worker"]
 
 
 def daphne_arguments(fd: int, heartbeat: int, extra: Sequence[str]) -> list[str]:
@@ -88,8 +102,18 @@ def daphne_arguments(fd: int, heartbeat: int, extra: Sequence[str]) -> list[str]
     ]
 
 
-def read_settings(environ: Mapping[str, str]) -> tuple[str, int, int, int]:
-    """HOST, PORT, WEB_CONCURRENCY and WS_HEARTBEAT_SECONDS, checked; ImproperlyConfigured names a bad one."""
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str
+    port: int
+    processes: int  # Daphne processes
+    heartbeat: int
+    job_workers: int
+
+
+def read_settings(environ: Mapping[str, str]) -> ServeSettings:
+    """HOST, PORT, WEB_CONCURRENCY, WS_HEARTBEAT_SECONDS and WORKER_CONCURRENCY, checked;
+    ImproperlyConfigured names a bad one."""
     env = Env(environ)
     host = env.text("HOST", "0.0.0.0")  # noqa: S104 (the container listens on every interface)
     try:
@@ -103,7 +127,8 @@ def read_settings(environ: Mapping[str, str]) -> tuple[str, int, int, int]:
             "WEB_CONCURRENCY above 1 needs REDIS_URL: without Redis each process has its own "
             "in-memory channel layer and a socket on one would miss writes served by another."
         )
-    return host, port, processes, ws_heartbeat_seconds(env)
+    job_workers = env.number("WORKER_CONCURRENCY", 1, minimum=0, maximum=MAX_JOB_WORKERS)
+    return ServeSettings(host, port, processes, ws_heartbeat_seconds(env), job_workers)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -117,6 +142,7 @@ class Worker:
     process: subprocess.Popen[bytes]
     started: float
     ready_pipe: int | None  # read end of the pipe the worker writes READY_LINE to once it listens
+    kind: str = WEB  # or JOBS: a background job worker (no socket, no readiness pipe)
     initial: bool = False  # started with the server: failing at once means the server cannot start
     ready: bool = False
     retiring: bool = False  # told to drain by a rolling restart: its exit is not a death
@@ -131,8 +157,12 @@ class Supervisor:
         processes: int,
         metrics_dir: Path | None,
         drain: float,
+        job_workers: int = 0,
+        job_command: list[str] | None = None,
     ) -> None:
         self.command = command
+        self.job_workers = job_workers
+        self.job_command = job_command or job_worker_arguments()
         self.listener = listener
         self.processes = processes
         self.metrics_dir = metrics_dir
@@ -164,9 +194,16 @@ class Supervisor:
         self.stop_signal = self.stop_signal or signum
         self.stop_signals += 1
 
-    def spawn(self, initial: bool = False) -> int | None:
+    def spawn(self, initial: bool = False, kind: str = WEB) -> int | None:
         if self.stop_signal is not None:
             return None
+        if kind == JOBS:
+            # A session of its own: a terminal's Ctrl-C reaches it once, through us (a job
+            # worker takes a second signal as "stop the job now").
+            environ = {**self.environ, SUPERVISOR_PID_VARIABLE: str(os.getpid())}
+            job_worker = subprocess.Popen(self.job_command, env=environ, start_new_session=True)  # noqa: S603
+            self.workers[job_worker.pid] = Worker(job_worker, time.monotonic(), None, JOBS, initial, ready=True)
+            return job_worker.pid
         read_end, write_end = os.pipe()
         environ = {**self.environ, READY_FD_VARIABLE: str(write_end)}
         try:
@@ -176,7 +213,7 @@ class Supervisor:
         finally:
             os.close(write_end)
         os.set_blocking(read_end, False)
-        self.workers[worker.pid] = Worker(worker, time.monotonic(), read_end, initial=initial)
+        self.workers[worker.pid] = Worker(worker, time.monotonic(), read_end, WEB, initial)
         return worker.pid
 
     def check_ready(self, worker: Worker) -> None:
@@ -270,11 +307,22 @@ class Supervisor:
             return
         self.incoming = self.spawn()
 
+    def replace_job_workers(self) -> None:
+        old = [pid for pid, worker in self.workers.items() if worker.kind == JOBS and not worker.retiring]
+        for pid in old:
+            self.retire(pid)
+            self.spawn(kind=JOBS)
+        if old:
+            self.say(f"job workers {', '.join(map(str, old))} finish their jobs; new ones started")
+
     def supervise(self) -> int:
         for _ in range(self.processes):
             self.spawn(initial=True)
         count = len(self.workers)
         self.say(f"{count} Daphne worker{'s' if count != 1 else ''}: {', '.join(map(str, self.workers))}")
+        if self.job_workers:
+            started = [self.spawn(initial=True, kind=JOBS) for _ in range(self.job_workers)]
+            self.say(f"{len(started)} job worker{'s' if len(started) != 1 else ''}: {', '.join(map(str, started))}")
         code = 0
         deadline = None
         forwarded = 0
@@ -283,7 +331,14 @@ class Supervisor:
                 self.check_ready(worker)
             if self.stop_signal is not None:
                 if deadline is None:
-                    self.say(f"{signal.Signals(self.stop_signal).name}: {len(self.workers)} workers drain")
+                    web = sum(worker.kind == WEB for worker in self.workers.values())
+                    jobs = len(self.workers) - web
+                    finishing = (
+                        (", 1 job worker finishing its job" if jobs == 1 else f", {jobs} job workers finishing theirs")
+                        if jobs
+                        else ""
+                    )
+                    self.say(f"{signal.Signals(self.stop_signal).name}: {web} workers drain{finishing}")
                     deadline = time.monotonic() + self.stop_after
                     self.listener.close()  # no new connections queue up for workers that are leaving
                     self.roll = None
@@ -298,8 +353,9 @@ class Supervisor:
                     deadline = float("inf")
             elif self.reload_requested and self.roll is None:
                 self.reload_requested = False
-                self.roll = [pid for pid, worker in self.workers.items() if not worker.retiring]
+                self.roll = [pid for pid, worker in self.workers.items() if not worker.retiring and worker.kind == WEB]
                 self.say(f"SIGHUP: replacing {len(self.roll)} workers one at a time")
+                self.replace_job_workers()
             if self.roll is not None and self.stop_signal is None:
                 self.advance_roll()
             self.kill_overdue()
@@ -313,6 +369,9 @@ class Supervisor:
             worker = self.forget(pid, exit_code)
             if self.stop_signal is not None:
                 continue
+            if worker.retiring and worker.kind == JOBS:
+                self.say(f"job worker {pid} stopped with {exit_code}")
+                continue
             if worker.retiring:
                 self.say(f"worker {pid} drained and exited with {exit_code}")
                 if pid == self.outgoing:
@@ -323,18 +382,19 @@ class Supervisor:
                 self.incoming, self.roll = None, None
                 continue
             now = time.monotonic()
+            name = "job worker" if worker.kind == JOBS else "worker"
             if worker.initial and now - worker.started < STARTUP_SECONDS and exit_code > 0:
-                code = self.give_up(f"worker {pid} exited with {exit_code} while starting", exit_code)
+                code = self.give_up(f"{name} {pid} exited with {exit_code} while starting", exit_code)
                 continue
             self.restarts = [at for at in self.restarts if now - at < RESTART_WINDOW_SECONDS] + [now]
             if len(self.restarts) > MAX_RESTARTS:
                 code = self.give_up(f"{len(self.restarts)} workers died within {RESTART_WINDOW_SECONDS:g} s", 1)
                 continue
-            self.say(f"worker {pid} exited with {exit_code}: starting another")
+            self.say(f"{name} {pid} exited with {exit_code}: starting another")
             time.sleep(min(2.0 ** (len(self.restarts) - 1) - 1, 8.0))  # 0, 1, 3, 7, 8 s: no tight loop
             if self.roll is not None and pid in self.roll:
                 self.roll.remove(pid)
-            self.spawn()
+            self.spawn(kind=worker.kind)
         return code
 
 
@@ -353,21 +413,21 @@ def prepare_metrics_dir(environ: Mapping[str, str]) -> tuple[Path, bool]:
 def main(argv: Sequence[str] | None = None) -> int:
     extra = list(sys.argv[1:] if argv is None else argv)
     try:
-        host, port, processes, heartbeat = read_settings(os.environ)
+        serve = read_settings(os.environ)
         drain = drain_seconds(Env(os.environ))
     except ImproperlyConfigured as problem:
         print(f"timetodo.serve: {problem}", file=sys.stderr)
         return 2
-    listener = listen(host, port)
-    command = daphne_arguments(listener.fileno(), heartbeat, extra)
+    listener = listen(serve.host, serve.port)
+    command = daphne_arguments(listener.fileno(), serve.heartbeat, extra)
     # One process keeps prometheus_client's ordinary mode (with its process_* metrics)
     # unless the operator names a directory; a rolling restart's overlap only resets counters.
     metrics_dir: Path | None = None
     ours = False
-    if processes > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
+    if serve.processes > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip():
         metrics_dir, ours = prepare_metrics_dir(os.environ)
     try:
-        return Supervisor(command, listener, processes, metrics_dir, drain).run()
+        return Supervisor(command, listener, serve.processes, metrics_dir, drain, serve.job_workers).run()
     finally:
         listener.close()
         if ours and metrics_dir is not None:

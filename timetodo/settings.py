@@ -117,6 +117,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 JOB_LEASE_SECONDS = env.number("JOB_LEASE_SECONDS", 600, minimum=10)
 # How often an idle worker looks for jobs that have become due.
 WORKER_POLL_SECONDS = env.number("WORKER_POLL_SECONDS", 1, minimum=1)
+# /health/detailed and check_services report the queue as backlogged (503, failing) once the
+# oldest due job has waited this long: no worker runs, or too few.
+JOB_BACKLOG_SECONDS = env.number("JOB_BACKLOG_SECONDS", 300, minimum=10)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.EmailOrUsernameBackend"]

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_safe
 from django_prometheus.exports import ExportToDjangoView
 
 from timetodo import __version__, health, lifecycle
+from timetodo.metrics import job_queue_exposition
 
 
 def _stamp() -> dict[str, str]:
@@ -44,6 +45,7 @@ def health_detailed(request: HttpRequest) -> JsonResponse:
         **{name: result.status for name, result in results.items()},
         "failing": failing,
         "draining": draining,
+        "queue": results["jobs"].figures,
         **_stamp(),
     }
     return JsonResponse(body, status=503 if failing or draining else 200)
@@ -60,4 +62,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
             response = JsonResponse({"detail": "Authentication credentials were not provided."}, status=401)
             response["WWW-Authenticate"] = 'Bearer realm="metrics"'
             return response
-    return ExportToDjangoView(request)
+    response = ExportToDjangoView(request)
+    response.content += job_queue_exposition()  # (read from the database, not kept per process)
+    return response

@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import daphne.server  # before twisted.internet.reactor: it installs the asyncio reactor
@@ -61,7 +61,6 @@ from timetodo.lifecycle import (
 
 logger = logging.getLogger("timetodo.webserver")
 
-READY_POLL_SECONDS = 2.0
 TICK_SECONDS = 0.1
 IDLE_CLOSE_SECONDS = 1.0
 RESTART_CLOSE_CODE = 1012  # RFC 6455 registry: "Service Restart"
@@ -77,26 +76,11 @@ def say(message: str) -> None:
     os.write(sys.stderr.fileno(), f"timetodo.webserver[{os.getpid()}]: {message}\n".encode())
 
 
-def wait_until_ready(sleep: Callable[[float], None] = time.sleep) -> None:
+def wait_until_ready() -> None:
     """Block until the database answers and no migration of this code is pending."""
-    from django.db import connections
-
     from timetodo import health
 
-    told = ""
-    while True:
-        database = health.check_database()
-        migrations = health.check_migrations() if database.ok else None
-        if database.ok and migrations is not None and migrations.ok:
-            break
-        reason = f"database: {database.detail}" if not database.ok else f"migrations: {migrations.detail}"  # type: ignore[union-attr]
-        if reason != told:
-            say(f"not serving yet: {reason}; checking every {READY_POLL_SECONDS:g} s")
-            told = reason
-        sleep(READY_POLL_SECONDS)
-    if told:
-        say("ready: the database answers and every migration is applied")
-    connections.close_all()
+    health.wait_until_ready(report=lambda reason: say(f"not serving yet: {reason}"), ready=say)
 
 
 # Container allocations between two young collections of the garbage collector (Python's

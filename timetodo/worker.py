@@ -54,7 +54,9 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from timetodo import health
 from timetodo.jobs import policy_of
+from timetodo.lifecycle import SUPERVISOR_PID_VARIABLE
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +183,15 @@ class JobWorker(Worker):
             excluded_queue_names=[],
         )
         self.recovered_at = -RECOVER_EVERY_SECONDS
+        supervisor = os.environ.get(SUPERVISOR_PID_VARIABLE, "").strip()
+        self.supervisor = int(supervisor) if supervisor.isdigit() else None
+
+    def orphaned(self) -> bool:
+        if self.supervisor is None or os.getppid() == self.supervisor:
+            return False
+        logger.warning("the launcher (pid %d) has gone: stopping", self.supervisor)
+        self.running = False
+        return True
 
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -210,7 +221,7 @@ class JobWorker(Worker):
                 row = None
             finally:
                 close_old_connections()
-            if self.running and row is None:
+            if self.running and row is None and not self.orphaned():
                 time.sleep(self.interval)
         logger.info("worker %s stopped", self.worker_id)
 
@@ -332,6 +343,21 @@ class JobWorker(Worker):
 
 
 def run(*, interval: float | None = None) -> None:
+    """Run jobs until a stop signal; first wait, as a web process does, for the database to
+    answer with every migration applied (a new release's worker must not claim with an old
+    schema, nor die and be restarted in a loop while the database starts)."""
     worker = JobWorker(interval=settings.WORKER_POLL_SECONDS if interval is None else interval)
     worker.configure_signals()
+
+    def sleep(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while worker.running and not worker.orphaned() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not worker.running:
+            logger.info("worker %s stopped before it was ready", worker.worker_id)
+            raise SystemExit(0)
+
+    health.wait_until_ready(
+        report=lambda reason: logger.warning("not taking jobs yet: %s", reason), ready=logger.info, sleep=sleep
+    )
     worker.run()

@@ -83,7 +83,7 @@ def test_exit_code_is_non_zero_and_each_failure_explained() -> None:
     assert "FAILED" in lines["redis"]
     assert "FAILED" in lines["channel_layer"]
     assert "FAILED" in lines["migrations"]
-    assert "4 check(s) failed: database, redis, channel_layer, migrations" in result.stderr
+    assert "5 check(s) failed: database, redis, channel_layer, migrations, jobs" in result.stderr
 
 
 def test_pending_migrations_fail(tmp_path: Path) -> None:

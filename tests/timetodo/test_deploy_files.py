@@ -45,6 +45,8 @@ def test_render_web_service(web) -> None:
     assert drain + KILL_MARGIN_SECONDS < web["maxShutdownDelaySeconds"] <= 300
     deploy = load(".github/workflows/ci.yml")["jobs"]["deploy"]
     assert deploy["needs"] == ["test", "lint"]
+    # The container runs the background job workers too (the queue is in the database).
+    assert int(env_vars(web)["WORKER_CONCURRENCY"]["value"]) >= 1
 
 
 def test_render_wires_database_redis_and_a_generated_secret(web) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,16 +22,18 @@ from websockets.exceptions import ConnectionClosed
 from tests.conftest import requires_redis
 from tests.realtime.test_server import call, next_frame, open_socket, register
 from tests.timetodo.test_server import ROOT, Server, base_environ, daphne, free_port, manage, scratch_database
-from timetodo.serve import read_settings
+from timetodo.serve import ServeSettings, read_settings
 
 WORKERS = 2
 SOCKETS = 12
 
 
 def test_settings_default_to_one_process_on_every_interface() -> None:
-    assert read_settings({}) == ("0.0.0.0", 8000, 1, 20)  # noqa: S104
+    assert read_settings({}) == ServeSettings("0.0.0.0", 8000, 1, 20, job_workers=1)  # noqa: S104
     environ = {"HOST": "127.0.0.1", "PORT": "9000", "WEB_CONCURRENCY": "4", "REDIS_URL": "redis://r:6379/0"}
-    assert read_settings(environ | {"WS_HEARTBEAT_SECONDS": "30"}) == ("127.0.0.1", 9000, 4, 30)
+    assert read_settings(environ | {"WS_HEARTBEAT_SECONDS": "30", "WORKER_CONCURRENCY": "0"}) == ServeSettings(
+        "127.0.0.1", 9000, 4, 30, job_workers=0
+    )
 
 
 @pytest.mark.parametrize(
@@ -43,6 +47,8 @@ def test_settings_default_to_one_process_on_every_interface() -> None:
         ({"PORT": "0"}, "PORT must be at least 1"),
         ({"HOST": "localhost"}, "HOST must be an IPv4 address"),
         ({"WS_HEARTBEAT_SECONDS": "1"}, "WS_HEARTBEAT_SECONDS must be at least 5"),
+        ({"WORKER_CONCURRENCY": "-1"}, "WORKER_CONCURRENCY must be at least 0"),
+        ({"WORKER_CONCURRENCY": "17"}, "WORKER_CONCURRENCY must be at most 16"),
     ],
 )
 def test_bad_settings_are_named(environ: dict[str, str], message: str) -> None:
@@ -88,16 +94,27 @@ def test_workers_that_cannot_start_stop_the_server_with_their_exit_code(tmp_path
     assert not list(tmp_path.glob("timetodo-metrics-*"))  # the metrics directory is removed
 
 
-def workers_of(launcher: int) -> set[int]:
+def children_of(launcher: int, running: str) -> set[int]:
+    """The launcher's child processes whose command line holds `running`."""
     children = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == launcher:
+        if int(fields[1]) == launcher and running.encode() in command:
             children.add(int(stat.parent.name))
     return children
+
+
+def workers_of(launcher: int) -> set[int]:
+    """The launcher's Daphne processes."""
+    return children_of(launcher, "timetodo.webserver")
+
+
+def job_workers_of(launcher: int) -> set[int]:
+    return children_of(launcher, "run_worker")
 
 
 def connections_per_worker(port: int, workers: set[int]) -> dict[int, int]:
@@ -161,7 +178,7 @@ def test_workers_share_the_port_events_and_metrics_and_a_dead_one_is_replaced(
         assert server.process.wait(timeout=30) == 0
         assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
     assert not list(tmp_path.glob("timetodo-metrics-*"))
-    assert "timetodo.serve: SIGTERM: 2 workers drain" in server.log.read_text()
+    assert "timetodo.serve: SIGTERM: 2 workers drain, 1 job worker finishing its job" in server.log.read_text()
 
 
 async def across_workers(server: Server, launcher: int) -> None:
@@ -220,3 +237,87 @@ async def across_workers(server: Server, launcher: int) -> None:
         assert (await next_frame(socket))["type"] == "subscribed"
         survivors.append(socket)
     assert await asyncio.to_thread(open_sockets_metric, server) == opened
+
+
+def gone(pid: int) -> bool:
+    """the process has exited (a zombie not yet reaped by its new parent counts)"""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def job_trace(tmp_path: Path) -> tuple[str, Callable[[], int]]:
+    path = tmp_path / "jobs.trace"
+    return str(path), lambda: len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def enqueue_lines(environ: dict[str, str], path: str, count: int) -> None:
+    manage(
+        environ,
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.db import transaction\n"
+        "from tests.helpers.jobs import append_line\n"
+        "with transaction.atomic():\n"
+        f"    for n in range({count}): append_line.enqueue(path={path!r}, line=str(n))",
+    )
+
+
+def test_the_launcher_runs_a_job_worker_that_is_replaced_when_it_dies(environ: dict[str, str], tmp_path: Path) -> None:
+    """One container does everything: jobs committed by any process are run by the launcher's
+    job worker; a job worker that dies is started again; SIGHUP replaces it; SIGTERM stops it."""
+    path, lines = job_trace(tmp_path)
+    with daphne(environ, tmp_path) as server:
+        launcher = server.process.pid
+        eventually(lambda: len(job_workers_of(launcher)) == 1)
+        (first,) = job_workers_of(launcher)
+        enqueue_lines(environ, path, 3)
+        eventually(lambda: lines() == 3)
+
+        os.kill(first, signal.SIGKILL)
+        eventually(lambda: len(job_workers_of(launcher)) == 1 and first not in job_workers_of(launcher))
+        enqueue_lines(environ, path, 2)
+        eventually(lambda: lines() == 5)
+
+        (second,) = job_workers_of(launcher)
+        server.process.send_signal(signal.SIGHUP)
+        eventually(lambda: "rolling restart done" in server.log.read_text(), seconds=60)
+        eventually(lambda: len(job_workers_of(launcher)) == 1 and second not in job_workers_of(launcher))
+        enqueue_lines(environ, path, 1)
+        eventually(lambda: lines() == 6)
+        (third,) = job_workers_of(launcher)
+
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        assert not Path(f"/proc/{third}").exists()
+    log = server.log.read_text()
+    assert "timetodo.serve: 1 job worker: " in log
+    assert f"job worker {first} exited with -9: starting another" in log
+    assert f"job worker {second} stopped with 0" in log
+    assert "1 job worker finishing its job" in log
+
+
+def test_worker_concurrency_0_runs_no_job_worker(environ: dict[str, str], tmp_path: Path) -> None:
+    with daphne(environ | {"WORKER_CONCURRENCY": "0"}, tmp_path) as server:
+        assert workers_of(server.process.pid)
+        time.sleep(1)
+        assert not job_workers_of(server.process.pid)
+    assert "job worker" not in server.log.read_text()
+
+
+def test_a_job_worker_whose_launcher_is_killed_stops(environ: dict[str, str], tmp_path: Path) -> None:
+    """No orphan: the job worker runs in a session of its own (a terminal's Ctrl-C reaches it
+    only through the launcher), so it watches for its launcher to have gone."""
+    with daphne(environ, tmp_path) as server:
+        launcher = server.process.pid
+        eventually(lambda: len(job_workers_of(launcher)) == 1)
+        (job_worker,) = job_workers_of(launcher)
+        web = workers_of(launcher)
+        server.process.kill()
+        server.process.wait()
+        eventually(lambda: gone(job_worker))
+        for pid in web:  # (the web processes are not ours to watch here: end them)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
