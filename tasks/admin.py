@@ -1,11 +1,26 @@
 import re
+from collections import Counter
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
-from tasks.models import Activity, Column, Comment, Label, Membership, Project, ProjectStatus, Sprint, Task, TimeEntry
+from tasks.models import (
+    Activity,
+    Attachment,
+    Column,
+    Comment,
+    Label,
+    Membership,
+    Project,
+    ProjectStatus,
+    Sprint,
+    Task,
+    TimeEntry,
+)
+from tasks.services.attachments import remove_files_after_commit
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -109,6 +124,16 @@ class TaskAdmin(admin.ModelAdmin):
     def task_key(self, task: Task) -> str:
         return task.key
 
+    # Deleting here cascades to the attachments' rows: their stored files go after the commit.
+    # (A project with tasks cannot be deleted here at all: its tasks protect its columns.)
+    def delete_model(self, request: HttpRequest, obj: Task) -> None:
+        remove_files_after_commit(Attachment.objects.filter(task=obj))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Task]) -> None:
+        remove_files_after_commit(Attachment.objects.filter(task__in=queryset))
+        super().delete_queryset(request, queryset)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Task], search_term: str
     ) -> tuple[QuerySet[Task], bool]:
@@ -161,6 +186,31 @@ class SprintAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     list_select_related = ["project"]
     search_fields = ["name", "project__key"]
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    """Files are added through the API. Operators may delete one (or a task or project
+    with its files): the stored files go after the commit and the task's count follows."""
+
+    list_display = ["filename", "task", "uploader", "content_type", "size", "created_at"]
+    list_select_related = ["task__project", "uploader"]
+    search_fields = ["filename", "task__title", "sha256"]
+    raw_id_fields = ["task", "uploader", "project"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.has_perm("tasks.delete_attachment"))
+
+    def delete_model(self, request: HttpRequest, obj: Attachment) -> None:
+        self.delete_queryset(request, Attachment.objects.filter(pk=obj.pk))
+
+    @transaction.atomic
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Attachment]) -> None:
+        per_task = Counter(queryset.values_list("task_id", flat=True))
+        remove_files_after_commit(queryset)
+        queryset.delete()
+        for task_id, count in per_task.items():
+            Task.objects.filter(pk=task_id).update(attachment_count=F("attachment_count") - count)
 
 
 @admin.register(Activity)

@@ -157,6 +157,7 @@ class Task(models.Model):
     story_points = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(1000)])
     estimate_minutes = models.PositiveIntegerField(null=True, blank=True)
     spent_minutes = models.PositiveIntegerField(default=0, editable=False)
+    attachment_count = models.PositiveIntegerField(default=0, editable=False)  # (kept by the attachment services)
     due_date = models.DateField(null=True, blank=True)
     sprint = models.ForeignKey(Sprint, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks")
     parent = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="subtasks")
@@ -200,6 +201,45 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment by {self.author} on {self.task_id}"
+
+
+def attachment_path(attachment: Attachment, _filename: str) -> str:
+    """Where the bytes are stored: named by ids only, never by anything the client sent."""
+    return f"attachments/{attachment.project_id}/{attachment.pk}"
+
+
+class Attachment(models.Model):
+    """A file on a task. `filename` is the uploader's name for it, made safe for display and
+    for a download's Content-Disposition; `content_type` was sniffed from the bytes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="attachments")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="attachments"
+    )
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    thumbnail = models.FileField(max_length=255, blank=True, default="")  # made by the worker, for images
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["task", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def download_url(self) -> str:
+        return f"/api/v1/attachments/{self.pk}/download/"
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        return f"/api/v1/attachments/{self.pk}/thumbnail/" if self.thumbnail.name else None
 
 
 class Activity(models.Model):

@@ -39,6 +39,8 @@ class Action(Enum):
     CHANGE_OWN_TIME = (Role.MEMBER, "change time entries")
     CHANGE_OTHERS_TIME = (Role.ADMIN, "change other people's time entries")
     DELETE_OTHERS_COMMENTS = (Role.ADMIN, "delete other people's comments")
+    ATTACH_FILES = (Role.MEMBER, "attach files")
+    DELETE_OTHERS_ATTACHMENTS = (Role.ADMIN, "delete other people's attachments")
     EDIT_PROJECT = (Role.ADMIN, "edit the project")
     ADD_MEMBERS = (Role.ADMIN, "add members")
     CHANGE_ROLES = (Role.ADMIN, "change roles")

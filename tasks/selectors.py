@@ -43,6 +43,7 @@ from tasks.filters import apply as apply_filters
 from tasks.models import (
     PRIORITY_RANK,
     Activity,
+    Attachment,
     Column,
     Comment,
     Label,
@@ -74,6 +75,7 @@ PROJECT_PATHS: dict[type[Model], str] = {
     Sprint: "project__",
     Comment: "task__project__",
     TimeEntry: "task__project__",
+    Attachment: "project__",
 }
 
 
@@ -90,6 +92,10 @@ def with_role(*, user: User, queryset: QuerySet[M], pk: Any) -> tuple[M, str]:
     if found is None:
         raise NotFound("Not found.")
     return found, found.caller_role  # type: ignore[attr-defined]
+
+
+def attachments_of(*, task: Task) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(task=task).order_by("created_at", "id")
 
 
 def members_of(*, project: Project) -> QuerySet[Membership]:

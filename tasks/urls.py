@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks.api import projects, sprints, tasks, time
+from tasks.api import attachments, projects, sprints, tasks, time
 
 urlpatterns = [
     path("projects/", projects.ProjectListView.as_view(), name="project-list"),
@@ -43,6 +43,18 @@ urlpatterns = [
     path("tasks/<str:task_id>/", tasks.TaskDetailView.as_view(), name="task-detail"),
     path("tasks/<str:task_id>/move/", tasks.TaskMoveView.as_view(), name="task-move"),
     path("tasks/<str:task_id>/comments/", tasks.TaskCommentsView.as_view(), name="task-comments"),
+    path("tasks/<str:task_id>/attachments/", attachments.TaskAttachmentsView.as_view(), name="task-attachments"),
+    path("attachments/<str:attachment_id>/", attachments.AttachmentDetailView.as_view(), name="attachment-detail"),
+    path(
+        "attachments/<str:attachment_id>/download/",
+        attachments.AttachmentDownloadView.as_view(),
+        name="attachment-download",
+    ),
+    path(
+        "attachments/<str:attachment_id>/thumbnail/",
+        attachments.AttachmentThumbnailView.as_view(),
+        name="attachment-thumbnail",
+    ),
     path("tasks/<str:task_id>/activity/", tasks.TaskActivityView.as_view(), name="task-activity"),
     path("comments/<str:comment_id>/", tasks.CommentDetailView.as_view(), name="comment-detail"),
 ]

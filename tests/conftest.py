@@ -44,6 +44,12 @@ def _fast_password_hashing(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _scratch_media(settings, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Uploaded files go to a scratch folder, never the checkout's media/."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings) -> None:
     """Pages render without a collectstatic manifest (the container build makes one)."""
     settings.STORAGES = {

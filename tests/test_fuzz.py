@@ -12,6 +12,7 @@ schema (status code, content type, body, headers).
 from __future__ import annotations
 
 import datetime
+import io
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -19,14 +20,17 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core import signals
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
+from PIL import Image
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis import checks
 
 from tasks.models import Label, Membership, Sprint, Task
+from tasks.services.attachments import attachment_create, make_thumbnail
 from tasks.services.comments import comment_create
 from tasks.services.projects import project_create
 from tasks.services.tasks import task_create
@@ -62,6 +66,15 @@ def _one_connection_per_test() -> Iterator[None]:
     signals.request_finished.connect(close_old_connections)
 
 
+def image_attachment(actor: Any, task: Task) -> Any:
+    """An image on the task, with its thumbnail (as the worker makes it)."""
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(out, format="PNG")
+    attachment = attachment_create(actor=actor, task=task, upload=SimpleUploadedFile("pic.png", out.getvalue()))
+    make_thumbnail.call(attachment_id=str(attachment.pk))
+    return attachment.pk
+
+
 @pytest.fixture
 def world(db) -> dict[str, Any]:
     """The caller's project with one of everything, and a stranger's project."""
@@ -88,6 +101,7 @@ def world(db) -> dict[str, Any]:
             "comment_id": str(comment_create(actor=actor, task=task, body="hi").pk),
             "entry_id": str(time_entry_create(actor=actor, task=task, started_at=started, minutes=10).pk),
             "user_id": str(teammate.pk if project == mine else actor.pk),
+            "attachment_id": str(image_attachment(actor, task)),
         }
 
     return {

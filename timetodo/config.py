@@ -205,6 +205,33 @@ def channel_layers(env: Env) -> dict[str, dict[str, Any]]:
     }
 
 
+def file_storage(env: Env) -> dict[str, Any]:
+    """Where uploaded files go: MEDIA_ROOT, or an S3-compatible bucket when S3_BUCKET is set
+    (AWS, or any S3 API — MinIO, R2 — at S3_ENDPOINT_URL). The app reads and streams every
+    file itself (downloads check the caller's role each time), so objects stay private and
+    no signed URL is handed out."""
+    bucket = env.text("S3_BUCKET")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    options: dict[str, Any] = {
+        "bucket_name": bucket,
+        "default_acl": None,
+        "querystring_auth": False,
+        "file_overwrite": False,
+        "location": env.text("S3_PREFIX"),
+    }
+    for option, variable in (
+        ("endpoint_url", "S3_ENDPOINT_URL"),
+        ("region_name", "S3_REGION"),
+        ("access_key", "S3_ACCESS_KEY_ID"),
+        ("secret_key", "S3_SECRET_ACCESS_KEY"),
+    ):
+        value = env.text(variable)
+        if value:
+            options[option] = value
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 def caches(env: Env) -> dict[str, dict[str, Any]]:
     url = env.text("REDIS_URL")
     if not url:

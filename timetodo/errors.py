@@ -42,6 +42,14 @@ class Conflict(DomainError):
     status_code = 409
 
 
+class PayloadTooLarge(DomainError):
+    status_code = 413
+
+
+class UnsupportedMediaType(DomainError):
+    status_code = 415
+
+
 class Unauthenticated(DomainError):
     """The credentials presented are not (or no longer) valid: 401 with `WWW-Authenticate`."""
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -44,7 +46,22 @@ from django.db import close_old_connections
 from django.http import FileResponse, HttpResponseBase
 from django.urls import set_script_prefix
 
+from timetodo.uploads import MULTIPART_OVERHEAD_BYTES, too_large
+
 logger = logging.getLogger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def declared_length(scope: dict[str, Any]) -> int | None:
+    """The request's Content-Length, None without one (a malformed one counts as 0: Django
+    refuses it later)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() and len(value) <= 18 else 0
+    return None
 
 
 # The liveness probe (the container's HEALTHCHECK, Render's health check) has threads of its
@@ -63,10 +80,21 @@ class OneHopASGIHandler(ASGIHandler):
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        limit = settings.ATTACHMENT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES
+        declared = declared_length(scope)
+        if declared is not None and declared > limit:
+            await self.refuse_too_large(send)  # (before a byte of the body is read)
+            return
         try:
-            body_file = await self.read_body(receive)
+            body_file, received = await self.read_limited_body(receive, limit)
         except RequestAborted:
             return
+        except BodyTooLarge:
+            await self.refuse_too_large(send)
+            return
+        if declared is None and received:
+            # A body sent without a length (chunked): Django's parsers read CONTENT_LENGTH.
+            scope = {**scope, "headers": [*scope.get("headers", ()), (b"content-length", str(received).encode())]}
         executor = self.probes if scope["path"] in PROBE_PATHS else self.executor
         responding = asyncio.ensure_future(
             sync_to_async(self.respond, thread_sensitive=False, executor=executor)(scope, body_file)
@@ -90,6 +118,44 @@ class OneHopASGIHandler(ASGIHandler):
             body_file.close()
             if response.streaming:
                 self._close_soon(response, executor)
+
+    async def read_limited_body(self, receive: Any, limit: int) -> tuple[Any, int]:
+        """Django's read_body, stopping once the body passes `limit` bytes (one sent
+        without a Content-Length, or longer than it said); the body and its length."""
+        body_file = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b")  # noqa: SIM115 (returned open)
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted()
+            if "body" in message:
+                received += len(message["body"])
+                if received > limit:
+                    body_file.close()
+                    raise BodyTooLarge
+                body_file.write(message["body"])
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file, received
+
+    @staticmethod
+    async def refuse_too_large(send: Any) -> None:
+        body = json.dumps({"detail": too_large().detail}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                    (b"x-content-type-options", b"nosniff"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def _send_streaming(self, response: Any, receive: Any, send: Any, executor: ThreadPoolExecutor) -> None:
         """Send a streaming response as it is read; stop reading once the client is gone."""

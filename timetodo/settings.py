@@ -140,7 +140,7 @@ STATIC_ROOT = Path(env.text("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.text("MEDIA_ROOT", str(BASE_DIR / "media")))
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": config.file_storage(env),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -152,6 +152,11 @@ STORAGES = {
 
 # Limits on request sizes (bad input gets a 4xx, never a memory blow-up).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Attachments: files are streamed to a temporary file and refused (413) past this size
+# (timetodo/uploads.py); the ASGI handler refuses a body larger than the file plus room for
+# the multipart framing while it reads it.
+ATTACHMENT_MAX_BYTES = env.number("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+FILE_UPLOAD_HANDLERS = ["timetodo.uploads.LimitedUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 # REST API

@@ -14,6 +14,7 @@ was written with, and its frame says so.
 from tasks.events.log import emit, event_frame
 from tasks.events.schema import (
     SCHEMA_VERSION,
+    AttachmentSnapshot,
     ColumnSnapshot,
     CommentSnapshot,
     LabelSnapshot,
@@ -30,6 +31,7 @@ from tasks.events.schema import (
 from tasks.events.snapshots import (
     TASK_ROW_FIELDS,
     TASK_ROW_RELATED,
+    attachment_snapshot,
     column_snapshot,
     comment_snapshot,
     label_snapshot,
@@ -47,6 +49,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TASK_ROW_FIELDS",
     "TASK_ROW_RELATED",
+    "AttachmentSnapshot",
     "ColumnSnapshot",
     "CommentSnapshot",
     "LabelSnapshot",
@@ -59,6 +62,7 @@ __all__ = [
     "TimeEntrySnapshot",
     "UserSummary",
     "Verb",
+    "attachment_snapshot",
     "column_snapshot",
     "comment_snapshot",
     "emit",

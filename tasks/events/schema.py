@@ -5,7 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypedDict
 
-SCHEMA_VERSION = 1
+# 2: tasks carry `attachment_count`; attachment events.
+SCHEMA_VERSION = 2
 
 
 class Target(StrEnum):
@@ -17,6 +18,7 @@ class Target(StrEnum):
     COMMENT = "comment"
     SPRINT = "sprint"
     TIME_ENTRY = "time_entry"
+    ATTACHMENT = "attachment"
 
 
 class Verb(StrEnum):
@@ -47,6 +49,8 @@ class Verb(StrEnum):
     TIME_ENTRY_CREATED = "time_entry.created"
     TIME_ENTRY_UPDATED = "time_entry.updated"
     TIME_ENTRY_DELETED = "time_entry.deleted"
+    ATTACHMENT_CREATED = "attachment.created"
+    ATTACHMENT_DELETED = "attachment.deleted"
 
     @property
     def target(self) -> Target:
@@ -118,6 +122,7 @@ class TaskSnapshot(TypedDict):
     story_points: int | None
     estimate_minutes: int | None
     spent_minutes: int
+    attachment_count: int
     due_date: str | None
     sprint: str | None
     parent: str | None
@@ -137,6 +142,19 @@ class CommentSnapshot(TypedDict):
     edited: bool
     created_at: str
     updated_at: str
+
+
+class AttachmentSnapshot(TypedDict):
+    id: str
+    task: str
+    uploader: str | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: str
+    download_url: str
+    thumbnail_url: str | None
 
 
 class SprintSnapshot(TypedDict):
@@ -173,4 +191,5 @@ Snapshot = (
     | CommentSnapshot
     | SprintSnapshot
     | TimeEntrySnapshot
+    | AttachmentSnapshot
 )

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tasks.events.schema import (
+    AttachmentSnapshot,
     ColumnSnapshot,
     CommentSnapshot,
     LabelSnapshot,
@@ -20,7 +21,7 @@ from tasks.events.schema import (
     TimeEntrySnapshot,
     UserSummary,
 )
-from tasks.models import Column, Comment, Label, Membership, Project, Sprint, Task, TimeEntry
+from tasks.models import Attachment, Column, Comment, Label, Membership, Project, Sprint, Task, TimeEntry
 from tasks.rules import elapsed_minutes
 
 
@@ -89,6 +90,7 @@ TASK_ROW_FIELDS = (
     "story_points",
     "estimate_minutes",
     "spent_minutes",
+    "attachment_count",
     "due_date",
     "sprint_id",
     "parent_id",
@@ -148,6 +150,7 @@ def task_snapshot_of_row(row: Mapping[str, Any], *, label_ids: Iterable[Any], ru
         "story_points": row["story_points"],
         "estimate_minutes": row["estimate_minutes"],
         "spent_minutes": row["spent_minutes"] + running_minutes,
+        "attachment_count": row["attachment_count"],
         "due_date": due_date.isoformat() if due_date is not None else None,
         "sprint": optional_id(row["sprint_id"]),
         "parent": optional_id(row["parent_id"]),
@@ -169,6 +172,21 @@ def comment_snapshot(comment: Comment) -> CommentSnapshot:
         "edited": comment.edited,
         "created_at": timestamp(comment.created_at),
         "updated_at": timestamp(comment.updated_at),
+    }
+
+
+def attachment_snapshot(attachment: Attachment) -> AttachmentSnapshot:
+    return {
+        "id": str(attachment.pk),
+        "task": str(attachment.task_id),
+        "uploader": optional_id(attachment.uploader_id),
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "created_at": timestamp(attachment.created_at),
+        "download_url": attachment.download_url,
+        "thumbnail_url": attachment.thumbnail_url,
     }
 
 

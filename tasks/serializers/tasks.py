@@ -40,6 +40,7 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
             "story_points",
             "estimate_minutes",
             "spent_minutes",
+            "attachment_count",
             "due_date",
             "sprint",
             "parent",

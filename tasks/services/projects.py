@@ -9,8 +9,9 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from tasks import permissions
 from tasks.events import Verb, emit, member_snapshot, project_snapshot
-from tasks.models import Column, Membership, Project, Role
+from tasks.models import Attachment, Column, Membership, Project, Role
 from tasks.permissions import Action
+from tasks.services.attachments import remove_files_after_commit
 from tasks.services.common import diff, lock_project
 from timetodo.errors import Conflict, Invalid
 from timetodo.streams import project_stream, revoke_on_commit
@@ -71,6 +72,7 @@ def project_delete(*, actor: User, project_id: Any) -> None:
     project = lock_project(project_id, actor=actor)
     permissions.recheck(project=project, actor=actor, action=Action.DELETE_PROJECT)
     # Tasks protect their columns; remove them first, then everything else cascades.
+    remove_files_after_commit(Attachment.objects.filter(project=project))
     project.tasks.all().delete()
     project.delete()
     revoke_on_commit(project_stream(project_id), "project_deleted")

@@ -16,8 +16,9 @@ from django.db.models import QuerySet
 from accounts.models import User
 from tasks import permissions, positions, selectors
 from tasks.events import TaskSnapshot, Verb, emit, task_snapshot
-from tasks.models import Column, Label, Project, Sprint, Task
+from tasks.models import Attachment, Column, Label, Project, Sprint, Task
 from tasks.permissions import Action
+from tasks.services.attachments import remove_files_after_commit
 from tasks.services.common import lock_project, lock_project_of_task, take_numbers
 from timetodo.compiled import CompiledQuery, instances
 from timetodo.errors import Invalid, NotFound, StaleVersion
@@ -367,6 +368,7 @@ def task_delete(*, actor: User, task_id: Any) -> None:
     for child in Task.objects.filter(parent=task):
         child.parent, child.project = None, project
         save_task_change(project=project, actor=actor, task=child, changes={"parent": [task.pk, None]})
+    remove_files_after_commit(Attachment.objects.filter(task=task))
     task.delete()
     emit(
         project=project,

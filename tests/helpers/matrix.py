@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -58,6 +59,7 @@ class Row:
     case: str
     build: Build
     expected: dict[str, int]
+    format: str = "json"  # how the body is sent ("multipart": an upload)
 
 
 def project_page(tab: str) -> Build:
@@ -97,6 +99,33 @@ def entry_of(team: Team) -> TimeEntry:
     task = Task.objects.get(pk=task_of(team))
     started = timezone.now() - datetime.timedelta(hours=2)
     return time_entry_create(actor=second_member(team), task=task, started_at=started, minutes=10)
+
+
+def a_file(name: str = "notes.txt", content: bytes = b"meeting notes") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/plain")
+
+
+def attachment_by(team: Team, role: str, content: bytes = b"meeting notes") -> str:
+    task = task_of(team)
+    response = team.clients[role].post(
+        f"/api/v1/tasks/{task}/attachments/", {"file": a_file(content=content)}, format="multipart"
+    )
+    assert response.status_code == 201, response.content
+    return str(response.json()["id"])
+
+
+def image_with_thumbnail(team: Team) -> str:
+    import io
+
+    from PIL import Image
+
+    from tasks.services.attachments import make_thumbnail
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(out, format="PNG")
+    attachment = attachment_by(team, "member", out.getvalue())
+    assert make_thumbnail.call(attachment_id=attachment) == "made"
+    return attachment
 
 
 def comment_by(team: Team, role: str) -> Comment:
@@ -340,6 +369,41 @@ MATRIX: dict[tuple[str, str], list[Row]] = {
     ],
     (API + "tasks/<str:task_id>/comments/", "POST"): [
         Row("comment", lambda t: (f"{API}tasks/{task_of(t)}/comments/", {"body": "hi"}), expect(201, 201, 201, 201))
+    ],
+    (API + "tasks/<str:task_id>/attachments/", "GET"): [
+        Row("list attachments", lambda t: (f"{API}tasks/{task_of(t)}/attachments/", {}), VIEWER_PLUS)
+    ],
+    (API + "tasks/<str:task_id>/attachments/", "POST"): [
+        Row(
+            "attach a file",
+            lambda t: (f"{API}tasks/{task_of(t)}/attachments/", {"file": a_file()}),
+            expect(201, 201, 201, 403),
+            format="multipart",
+        )
+    ],
+    (API + "attachments/<str:attachment_id>/", "GET"): [
+        Row("see an attachment", lambda t: (f"{API}attachments/{attachment_by(t, 'member')}/", {}), VIEWER_PLUS)
+    ],
+    (API + "attachments/<str:attachment_id>/", "DELETE"): [
+        Row(
+            "delete the member's attachment",  # admin+ delete anyone's; the uploader their own
+            lambda t: (f"{API}attachments/{attachment_by(t, 'member')}/", {}),
+            expect(204, 204, 204, 403),
+        )
+    ],
+    (API + "attachments/<str:attachment_id>/download/", "GET"): [
+        Row(
+            "download an attachment",
+            lambda t: (f"{API}attachments/{attachment_by(t, 'member')}/download/", {}),
+            VIEWER_PLUS,
+        )
+    ],
+    (API + "attachments/<str:attachment_id>/thumbnail/", "GET"): [
+        Row(
+            "an image's thumbnail",
+            lambda t: (f"{API}attachments/{image_with_thumbnail(t)}/thumbnail/", {}),
+            VIEWER_PLUS,
+        )
     ],
     (API + "tasks/<str:task_id>/activity/", "GET"): [
         Row("task history", lambda t: (f"{API}tasks/{task_of(t)}/activity/", {}), VIEWER_PLUS)

@@ -110,7 +110,7 @@ API_CASES = [(pattern, method, row) for (pattern, method), rows in MATRIX.items(
 def test_role_matrix(team: Team, role: str, pattern: str, method: str, row: Row) -> None:
     path, body = row.build(team)
     client = client_of(team, role)
-    response = getattr(client, method.lower())(path, body, format="json")
+    response = getattr(client, method.lower())(path, body, format=row.format)
     assert response.status_code == row.expected[role], (row.case, role, response.content[:300])
 
 

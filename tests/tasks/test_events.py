@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework import serializers as drf
 from rest_framework.renderers import JSONRenderer
 
 from tasks import selectors
 from tasks.events import SCHEMA_VERSION, Target, Verb, emit
-from tasks.models import Column, Comment, Label, Membership, Project, Sprint, TimeEntry
+from tasks.models import Attachment, Column, Comment, Label, Membership, Project, Sprint, TimeEntry
+from tasks.serializers.attachments import AttachmentSerializer
 from tasks.serializers.projects import ColumnSerializer, LabelSerializer, MemberSerializer, ProjectSerializer
 from tasks.serializers.sprints import SprintSerializer
 from tasks.serializers.tasks import CommentSerializer, TaskSerializer
@@ -57,6 +59,8 @@ API_VERBS = {
     "time_entry.created",
     "time_entry.updated",
     "time_entry.deleted",
+    "attachment.created",
+    "attachment.deleted",
 }
 
 FRAME_KEYS = {
@@ -94,6 +98,7 @@ SNAPSHOT_KEYS = {
         "story_points",
         "estimate_minutes",
         "spent_minutes",
+        "attachment_count",
         "due_date",
         "sprint",
         "parent",
@@ -117,6 +122,18 @@ SNAPSHOT_KEYS = {
         "created_at",
     },
     "time_entry": {"id", "task", "user", "started_at", "ended_at", "minutes", "note", "created_at", "updated_at"},
+    "attachment": {
+        "id",
+        "task",
+        "uploader",
+        "filename",
+        "content_type",
+        "size",
+        "sha256",
+        "created_at",
+        "download_url",
+        "thumbnail_url",
+    },
 }
 NESTED_SUMMARIES = {"member": ["user_detail"], "task": ["assignee_detail"], "comment": ["author_detail"]}
 
@@ -133,6 +150,7 @@ class World:
     comment: dict[str, Any]
     entry: dict[str, Any]
     newcomer: Any
+    attachment: dict[str, Any] | None = None
 
     def ok(self, role: str, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
         response = getattr(self.team.clients[role], method)(url, body or {}, format="json")
@@ -170,6 +188,14 @@ def started_sprint(w: World) -> None:
 
 
 # Each verb's action, performed as a user would (the world's setup is not recorded).
+def attach(world: World) -> dict[str, Any]:
+    file = SimpleUploadedFile("notes.txt", b"meeting notes", content_type="text/plain")
+    url = f"/api/v1/tasks/{world.task['id']}/attachments/"
+    response = world.team.clients["member"].post(url, {"file": file}, format="multipart")
+    assert response.status_code == 201, response.content
+    return dict(response.json())
+
+
 ACTIONS: dict[Verb, Callable[[World], Any]] = {
     Verb.PROJECT_UPDATED: lambda w: w.ok("admin", "patch", w.team.url(), {"name": "Renamed"}),
     Verb.MEMBER_ADDED: lambda w: w.ok("admin", "post", w.team.url("members/"), {"user": str(w.newcomer.pk)}),
@@ -200,9 +226,14 @@ ACTIONS: dict[Verb, Callable[[World], Any]] = {
     Verb.TIME_ENTRY_CREATED: lambda w: w.ok("member", "post", f"/api/v1/tasks/{w.task['id']}/timer/start/"),
     Verb.TIME_ENTRY_UPDATED: lambda w: w.ok("member", "patch", f"/api/v1/time-entries/{w.entry['id']}/", {"note": "n"}),
     Verb.TIME_ENTRY_DELETED: lambda w: w.ok("member", "delete", f"/api/v1/time-entries/{w.entry['id']}/"),
+    Verb.ATTACHMENT_CREATED: lambda w: attach(w),
+    Verb.ATTACHMENT_DELETED: lambda w: w.ok("member", "delete", f"/api/v1/attachments/{(w.attachment or {})['id']}/"),
 }
 # What must be set up beyond the world before the action (not recorded either).
-PREPARE: dict[Verb, Callable[[World], Any]] = {Verb.SPRINT_COMPLETED: started_sprint}
+PREPARE: dict[Verb, Callable[[World], Any]] = {
+    Verb.SPRINT_COMPLETED: started_sprint,
+    Verb.ATTACHMENT_DELETED: lambda w: setattr(w, "attachment", attach(w)),
+}
 CHANGED = {
     Verb.PROJECT_UPDATED: {"name"},
     Verb.MEMBER_ADDED: {"role"},
@@ -219,6 +250,7 @@ CHANGED = {
     Verb.SPRINT_STARTED: {"status", "committed_points"},
     Verb.SPRINT_COMPLETED: {"status", "completed_points"},
     Verb.TIME_ENTRY_UPDATED: {"note"},
+    Verb.ATTACHMENT_DELETED: {"filename", "task"},
 }
 REMOVALS = {
     Verb.MEMBER_REMOVED,
@@ -228,6 +260,7 @@ REMOVALS = {
     Verb.COMMENT_DELETED,
     Verb.SPRINT_DELETED,
     Verb.TIME_ENTRY_DELETED,
+    Verb.ATTACHMENT_DELETED,
 }
 
 
@@ -310,6 +343,7 @@ def test_each_api_representation_is_its_snapshot_field_for_field(world: World) -
         ("comment", CommentSerializer, Comment.objects.select_related("author").get(pk=world.comment["id"])),
         ("sprint", SprintSerializer, Sprint.objects.get(pk=world.sprint["id"])),
         ("time_entry", TimeEntrySerializer, TimeEntry.objects.get(pk=world.entry["id"])),
+        ("attachment", AttachmentSerializer, Attachment.objects.get(pk=attach(world)["id"])),
     ]
     for target, serializer_class, instance in cases:
         fast = rendered(serializer_class(instance).data)

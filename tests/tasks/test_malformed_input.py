@@ -122,6 +122,8 @@ def test_malformed_input_gets_a_4xx_and_writes_nothing(
     team: Team, pattern: str, method: str, row: Row, kind: str, name: str
 ) -> None:
     path, body = row.build(team)
+    if row.format == "multipart":  # (an upload: its JSON variants break a stand-in body of strings)
+        body = {name: "x" for name in body}
     if kind != "path" and body == {}:
         pytest.skip("the request has no body to break (the view reads none)")
     before = snapshot()

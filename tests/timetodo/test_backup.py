@@ -72,15 +72,26 @@ DATABASES = [
 ]
 
 
+ATTACH = (
+    "from django.core.files.uploadedfile import SimpleUploadedFile\n"
+    "from accounts.models import User\n"
+    "from tasks.models import Task\n"
+    "from tasks.services.attachments import attachment_create\n"
+    "task = Task.objects.select_related('project').first()\n"
+    "attachment_create(actor=task.project.owner, task=task, upload=SimpleUploadedFile('note.txt', b'uploaded file'))"
+)
+
+
 @pytest.mark.parametrize("database", DATABASES)
 def test_backup_wipe_restore_round_trip(tmp_path: Path, database) -> None:
     media = tmp_path / "media"
-    (media / "attachments").mkdir(parents=True)
-    (media / "attachments" / "note.txt").write_text("uploaded file")
     out = tmp_path / "backups"
     with database(tmp_path) as url:
         ok(manage(url, "migrate", "--noinput", "-v0"))
         ok(manage(url, "seed_demo", "--password", "demo-password-123"))
+        # An attachment uploaded as the API stores it (its row, and its file under MEDIA_ROOT).
+        ok(manage(url, "shell", "--no-imports", "-c", ATTACH, media=media))
+        (stored,) = [path for path in media.rglob("*") if path.is_file()]
         ok(manage(url, "backup", "--output", str(out), media=media))
         original = newest(out)
         before = manifest(original)
@@ -89,7 +100,7 @@ def test_backup_wipe_restore_round_trip(tmp_path: Path, database) -> None:
 
         # Wipe: the data and the media are gone.
         ok(manage(url, "flush", "--noinput"))
-        (media / "attachments" / "note.txt").unlink()
+        stored.unlink()
 
         # The database is empty after the flush: no --yes needed.
         assert "Restored" in ok(manage(url, "restore", str(original), media=media))
@@ -97,7 +108,11 @@ def test_backup_wipe_restore_round_trip(tmp_path: Path, database) -> None:
         after = manifest(newest(tmp_path / "after"))
         assert after["row_counts"] == before["row_counts"]
         assert after["checksums"] == before["checksums"]  # every key table's rows, identical
-        assert (media / "attachments" / "note.txt").read_text() == "uploaded file"
+        assert stored.read_bytes() == b"uploaded file"
+        check = (
+            "from tasks.models import Attachment; a = Attachment.objects.get(); print(a.file.read().decode(), a.size)"
+        )
+        assert ok(manage(url, "shell", "--no-imports", "-c", check, media=media)).split() == ["uploaded", "file", "13"]
 
 
 @pytest.mark.parametrize("database", DATABASES)

@@ -47,6 +47,10 @@ def test_render_web_service(web) -> None:
     assert deploy["needs"] == ["test", "lint"]
     # The container runs the background job workers too (the queue is in the database).
     assert int(env_vars(web)["WORKER_CONCURRENCY"]["value"]) >= 1
+    # Uploaded files outlive a deploy: MEDIA_ROOT is the persistent disk, which the image
+    # makes writable for its user.
+    assert web["disk"]["mountPath"] == env_vars(web)["MEDIA_ROOT"]["value"] == "/app/media"
+    assert "chown app:app /app/media" in (ROOT / "Dockerfile").read_text()
 
 
 def test_render_wires_database_redis_and_a_generated_secret(web) -> None:

@@ -22,6 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
             "ALLOWED_HOSTS": "localhost,127.0.0.1",
             "SECURE_SSL_REDIRECT": "0",  # plain http on localhost, which Chromium treats as secure
             "STATIC_ROOT": str(tmp_path / "static"),
+            "MEDIA_ROOT": str(tmp_path / "media"),
             "THROTTLE_REGISTER_RATE": "1000/hour",
             "LOGIN_RATE": "1000/m",  # every test logs in from 127.0.0.1
         }

@@ -311,3 +311,65 @@ def test_opening_a_second_task_before_the_first_has_loaded_shows_the_second(tab:
     tab.page.wait_for_timeout(500)  # the slow answer lands now, and must change nothing
     expect(tab.page.locator("#drawer-title")).to_contain_text("Quick one")
     assert "task=" + task_id_of(tab, "QCK-2 Quick one") in tab.page.url
+
+
+def a_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (400, 200), (20, 160, 90)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_attach_a_file_in_the_drawer_and_see_it_on_a_second_users_open_board(browser: Browser, server: Release) -> None:
+    ada = Tab(browser, server)
+    project, _ = live_board_of_my_own(ada, server, "fileada", "FIL")
+    add_task(ada, "To do", "With files")
+    bob = member_tab(browser, server, "fileada", project, "filebob")
+    try:
+        open_board(bob, f"/projects/{project}/")
+        open_drawer(ada, "FIL-1 With files")
+        drawer = ada.page.locator("#drawer")
+        name = "plan <img src=x onerror=alert(1)> é.png"  # (no slash: only the last path part is kept)
+        drawer.get_by_label("Attach a file").set_input_files({"name": name, "mimeType": "text/html", "buffer": a_png()})
+        drawer.get_by_role("button", name="Attach", exact=True).click()
+        drawer_says(ada, f"Attached {name}.")
+        files = drawer.get_by_role("list", name="Files")
+        link = files.get_by_role("link", name=name)
+        expect(link).to_be_visible()
+        assert ada.page.locator("#drawer script").count() == 0
+        # The worker makes the thumbnail; the drawer shows it once it is there.
+        expect(files.locator("img.thumbnail")).to_be_visible(timeout=20_000)
+        expect(drawer.get_by_role("list", name="History").get_by_role("listitem").first).to_contain_text(
+            f"attached {name}"
+        )
+        # Bob's open board counts the file at once, and Bob may download it (as a download).
+        bob_card = bob.page.get_by_role("listitem", name="FIL-1 With files")
+        expect(bob_card).to_contain_text("📎 1")
+        href = link.get_attribute("href")
+        assert href is not None
+        download = bob.page.request.get(href)
+        assert download.status == 200
+        assert download.headers["content-disposition"].startswith("attachment;")
+        assert download.headers["content-type"] == "image/png"
+        assert download.body() == a_png()
+        # A refused type is said, and nothing is attached.
+        drawer.get_by_label("Attach a file").set_input_files(
+            {"name": "page.html", "mimeType": "text/html", "buffer": b"<html><script>alert(1)</script></html>"}
+        )
+        drawer.get_by_role("button", name="Attach", exact=True).click()
+        expect(ada.page.locator("#drawer-message")).to_contain_text("HTML and SVG files are not accepted")
+        ada.forgive(415)
+        expect(files.get_by_role("listitem")).to_have_count(1)
+        # Removing it (press twice): both boards follow.
+        drawer.get_by_role("button", name=f"Remove the file {name}").click()
+        drawer.get_by_role("button", name=f"Really remove the file {name}? Press again to confirm").click()
+        drawer_says(ada, f"Removed {name}.")
+        expect(files).to_contain_text("No files yet.")
+        expect(bob_card).not_to_contain_text("📎")
+        expect(ada.page.get_by_role("listitem", name="FIL-1 With files")).not_to_contain_text("📎")
+    finally:
+        bob.close()
+        ada.close()

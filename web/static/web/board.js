@@ -118,6 +118,10 @@
       );
     }
     if (subtasks) meta.append(el("span", { class: "subtasks", text: subtasks + " subtask" + (subtasks > 1 ? "s" : "") }));
+    if (task.attachment_count) {
+      const files = task.attachment_count + " file" + (task.attachment_count > 1 ? "s" : "");
+      meta.append(el("span", { class: "files", title: files, "aria-label": files, text: "📎 " + task.attachment_count }));
+    }
     const labels = el("ul", { class: "labels", "aria-label": "Labels" });
     for (const id of task.labels || []) {
       const label = state.labels.get(id);
@@ -315,6 +319,14 @@
     if (kind === "task") {
       if (verb === "deleted") changed = state.tasks.delete(frame.target_id);
       else if (frame.data) changed = upsert(frame.data);
+    } else if (kind === "attachment") {
+      // A file added or removed: the task's count changes, its version does not.
+      const known = state.tasks.get(frame.data ? frame.data.task : (frame.changes.task || [])[0]);
+      if (known) {
+        const count = Math.max(0, (known.attachment_count || 0) + (verb === "created" ? 1 : -1));
+        state.tasks.set(known.id, Object.assign({}, known, { attachment_count: count }));
+        changed = true;
+      }
     } else if (kind === "column" || kind === "label" || kind === "project") {
       load(); // rarer changes: the board is read again, in one request
       return;

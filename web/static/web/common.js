@@ -26,13 +26,16 @@
     return error;
   }
 
+  // `body`: an object sent as JSON, or a FormData sent as multipart (an upload).
   async function api(method, path, body, extraHeaders) {
-    const headers = { "Content-Type": "application/json", "X-CSRFToken": csrfToken(), Accept: "application/json" };
+    const form = body instanceof FormData;
+    const headers = { "X-CSRFToken": csrfToken(), Accept: "application/json" };
+    if (!form) headers["Content-Type"] = "application/json";
     const response = await fetch("/api/v1/" + path, {
       method: method,
       credentials: "same-origin",
       headers: Object.assign(headers, extraHeaders || {}),
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : form ? body : JSON.stringify(body),
     });
     const text = await response.text();
     let data = null;
@@ -117,6 +120,13 @@
     return rest ? hours + " h " + rest + " min" : hours + " h";
   }
 
+  function fileSize(bytes) {
+    const n = Number(bytes) || 0;
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(n < 10240 ? 1 : 0) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
+
   function when(iso) {
     if (!iso) return "";
     const date = new Date(iso);
@@ -163,5 +173,5 @@
     }
   }
 
-  window.TTD = { api, all, revalidate, button, confirmButton, act, csrfToken, describe, el, linkified, nameOf, initials, duration, when, sayer };
+  window.TTD = { api, all, revalidate, button, confirmButton, act, csrfToken, describe, el, linkified, nameOf, initials, duration, fileSize, when, sayer };
 })();

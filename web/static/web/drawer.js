@@ -6,14 +6,14 @@
 (function () {
   const drawer = document.getElementById("drawer");
   if (!drawer) return;
-  const { api, all, el, linkified, nameOf, duration, when } = window.TTD;
+  const { api, all, el, linkified, nameOf, duration, fileSize, when } = window.TTD;
   const body = document.getElementById("drawer-body");
   const heading = document.getElementById("drawer-title");
   const say = window.TTD.sayer(document.getElementById("drawer-message"));
   const root = document.getElementById("board");
   const isAdmin = root.dataset.isAdmin === "true";
   const PRIORITIES = ["none", "low", "medium", "high", "urgent"];
-  const open = { task: null, members: null, sprints: null, comments: [], activity: [], timer: null, dirty: false, opener: null, loading: null, load: 0, editing: null, confirming: null, discard: false };
+  const open = { task: null, members: null, sprints: null, comments: [], files: [], activity: [], timer: null, dirty: false, opener: null, loading: null, load: 0, editing: null, confirming: null, discard: false };
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
   function board() {
@@ -102,6 +102,10 @@
         return who + " updated a time entry" + (event.data && event.data.ended_at ? " (" + duration(event.data.minutes) + ")" : "");
       case "time_entry.deleted":
         return who + " deleted a time entry";
+      case "attachment.created":
+        return who + " attached " + (event.data ? event.data.filename : "a file");
+      case "attachment.deleted":
+        return who + " removed the file " + (changes.filename ? changes.filename[0] : "");
       default:
         return who + " " + event.verb.replace(".", " ").replace(/_/g, " ");
     }
@@ -399,6 +403,79 @@
     return node;
   }
 
+  // -- files ------------------------------------------------------------------------------
+
+  function fileItem(item) {
+    const mine = item.uploader === board().me;
+    const parts = [];
+    if (item.thumbnail_url) parts.push(el("img", { class: "thumbnail", src: item.thumbnail_url, alt: "", width: "48", height: "48", loading: "lazy" }));
+    parts.push(
+      el("span", { class: "file-name" }, [
+        el("a", { href: item.download_url, download: item.filename, text: item.filename }),
+        " ",
+        el("span", { class: "meta", text: fileSize(item.size) + " · " + memberName(item.uploader) + " · " + when(item.created_at) }),
+      ]),
+    );
+    const node = el("li", { class: "file", "data-file": item.id }, parts);
+    if ((mine && board().canEdit) || isAdmin) {
+      node.append(
+        window.TTD.confirmButton("Remove", "Remove the file " + item.filename, async () => {
+          try {
+            await api("DELETE", "attachments/" + item.id + "/");
+            say("Removed " + item.filename + ".");
+            refresh(["files", "activity"]);
+          } catch (error) {
+            say("Could not remove the file: " + error.message, "error");
+          }
+        }, say),
+      );
+    }
+    return node;
+  }
+
+  function renderFiles() {
+    const list = document.getElementById("drawer-files");
+    if (!list) return;
+    const drawn = JSON.stringify(open.files);
+    if (list.dataset.drawn === drawn) return;
+    list.replaceChildren(...open.files.map(fileItem));
+    list.dataset.drawn = drawn;
+    if (!open.files.length) list.append(el("li", { class: "meta", text: "No files yet." }));
+    // The worker makes an image's thumbnail a moment after the upload: look again shortly.
+    if (open.files.some((f) => f.content_type.startsWith("image/") && !f.thumbnail_url) && open.thumbnailLooks < 5) {
+      open.thumbnailLooks += 1;
+      const id = open.task && open.task.id;
+      setTimeout(() => open.task && open.task.id === id && refresh(["files"]), 1500 * open.thumbnailLooks);
+    }
+  }
+
+  function uploadForm(task) {
+    const input = el("input", { id: "new-file", type: "file", name: "file", required: true });
+    const node = el("form", { class: "file-form" }, [
+      el("label", { for: "new-file", text: "Attach a file" }),
+      input,
+      el("p", { class: "form-actions" }, [el("button", { type: "submit", class: "button primary", text: "Attach" })]),
+    ]);
+    node.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const file = input.files && input.files[0];
+      if (!file) return say("Choose a file first.", "error");
+      const form = new FormData();
+      form.append("file", file);
+      say("Uploading " + file.name + "…");
+      try {
+        const attached = await api("POST", "tasks/" + task.id + "/attachments/", form);
+        input.value = "";
+        open.thumbnailLooks = 0;
+        say("Attached " + attached.filename + ".");
+        refresh(["files", "activity"]);
+      } catch (error) {
+        say("Could not attach the file: " + error.message, "error");
+      }
+    });
+    return node;
+  }
+
   // -- history and time -------------------------------------------------------------------
 
   function renderActivity() {
@@ -446,6 +523,7 @@
   function show(task) {
     const same = open.task && open.task.id === task.id;
     const kept = same ? document.getElementById("drawer-comments-section") : null;
+    const keptFiles = same ? document.getElementById("drawer-files-section") : null;
     open.task = task;
     heading.replaceChildren(el("span", { class: "key", text: task.key }), " ", document.createTextNode(task.title));
     const status = el("p", { class: "meta", text: "In " + columnName(task.column) + (task.is_done ? " · done" : "") + " · version " + task.version });
@@ -456,6 +534,12 @@
         board().canEdit ? form(task) : details(task),
       ]),
       el("section", { "aria-labelledby": "drawer-time-heading" }, [el("h3", { id: "drawer-time-heading", text: "Time" }), el("div", { id: "drawer-time" })]),
+      keptFiles ||
+        el("section", { id: "drawer-files-section", "aria-labelledby": "drawer-files-heading" }, [
+          el("h3", { id: "drawer-files-heading", text: "Files" }),
+          el("ul", { id: "drawer-files", class: "files", "aria-label": "Files" }),
+          board().canEdit ? uploadForm(task) : null,
+        ]),
       kept ||
         el("section", { id: "drawer-comments-section", "aria-labelledby": "drawer-comments-heading" }, [
           el("h3", { id: "drawer-comments-heading", text: "Comments" }),
@@ -468,6 +552,7 @@
       ]),
     );
     if (!kept) renderComments();
+    if (!keptFiles) renderFiles();
     renderActivity();
     renderTime();
   }
@@ -478,6 +563,7 @@
     const id = task.id;
     const readers = {
       comments: () => all("tasks/" + id + "/comments/"),
+      files: () => all("tasks/" + id + "/attachments/"),
       activity: async () => (await api("GET", "tasks/" + id + "/activity/?page_size=50")).results,
       timer: () => api("GET", "timer/"),
       task: () => api("GET", "tasks/" + id + "/"),
@@ -493,6 +579,7 @@
     if (!open.task || open.task.id !== id) return; // another task was opened meanwhile
     const got = Object.fromEntries(parts.map((part, i) => [part, fresh[i]]));
     if (got.comments) open.comments = got.comments;
+    if (got.files) open.files = got.files;
     if (got.activity) open.activity = got.activity;
     if ("timer" in got) open.timer = got.timer;
     if (got.task) {
@@ -501,6 +588,7 @@
       open.task = Object.assign({}, open.task, { spent_minutes: got.task.spent_minutes });
     }
     if (got.comments) renderComments();
+    if (got.files) renderFiles();
     if (got.activity) renderActivity();
     if ("timer" in got || got.task) renderTime();
   }
@@ -527,17 +615,18 @@
     say("");
     try {
       const projectId = board().projectId;
-      const [task, members, sprints, comments, activity, timer] = await Promise.all([
+      const [task, members, sprints, comments, files, activity, timer] = await Promise.all([
         api("GET", "tasks/" + id + "/"),
         open.members ? Promise.resolve(open.members) : all("projects/" + projectId + "/members/"),
         open.sprints ? Promise.resolve(open.sprints) : all("projects/" + projectId + "/sprints/"),
         all("tasks/" + id + "/comments/"),
+        all("tasks/" + id + "/attachments/"),
         api("GET", "tasks/" + id + "/activity/?page_size=50"),
         api("GET", "timer/"),
       ]);
       if (load !== open.load) return; // the person opened another task meanwhile
       if (task.project !== projectId) throw Object.assign(new Error("Not found."), { status: 404 });
-      Object.assign(open, { members, sprints, comments, activity: activity.results, timer, confirming: null });
+      Object.assign(open, { members, sprints, comments, files, activity: activity.results, timer, confirming: null, thumbnailLooks: 0 });
       show(task);
       heading.focus();
     } catch (error) {
@@ -598,6 +687,8 @@
       refresh(["comments", "activity"]);
     } else if (kind === "comment" && verb === "deleted" && open.comments.some((c) => c.id === frame.target_id)) {
       refresh(["comments", "activity"]);
+    } else if (kind === "attachment" && ((frame.data && frame.data.task === task.id) || (frame.changes.task && frame.changes.task[0] === task.id))) {
+      refresh(["files", "activity"]);
     } else if (kind === "time_entry" && (verb === "deleted" || (frame.data && frame.data.task === task.id))) {
       refresh(["activity", "timer", "task"]); // (a deletion does not say its task: read it again)
     } else if (kind === "member" || kind === "sprint") {
