@@ -119,8 +119,7 @@
     }
     if (subtasks) meta.append(el("span", { class: "subtasks", text: subtasks + " subtask" + (subtasks > 1 ? "s" : "") }));
     if (task.attachment_count) {
-      const files = task.attachment_count + " file" + (task.attachment_count > 1 ? "s" : "");
-      meta.append(el("span", { class: "files", title: files, "aria-label": files, text: "📎 " + task.attachment_count }));
+      meta.append(el("span", { class: "files", text: task.attachment_count + " file" + (task.attachment_count > 1 ? "s" : "") }));
     }
     const labels = el("ul", { class: "labels", "aria-label": "Labels" });
     for (const id of task.labels || []) {
