@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tasks import selectors
-from tasks.api.base import ParentEndpoint, TaskEndpoint
+from tasks.api.base import ParentEndpoint, TaskEndpoint, none_match
 from tasks.models import Attachment
 from tasks.permissions import Action
 from tasks.serializers.attachments import AttachmentSerializer, UploadSerializer
@@ -187,8 +187,7 @@ def file_response(
         "Cache-Control": "private, no-cache",
         "Cross-Origin-Resource-Policy": "same-origin",
     }
-    wanted = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
-    if etag in wanted or "*" in wanted:
+    if none_match(request, etag):
         return HttpResponse(status=304, headers=headers)
     if not default_storage.exists(name):  # (before the headers promise a length)
         logger.error("stored file %s is missing", name)

@@ -210,11 +210,15 @@ def task_response(snapshot: TaskSnapshot, status_code: int = 200) -> Response:
 REVALIDATE = "private, no-cache"  # a browser keeps it but asks every time; no shared cache
 
 
+def none_match(request: Request, etag: str) -> bool:
+    """If-None-Match names this ETag (weak comparison, RFC 9110 13.1.2), or is `*`."""
+    tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("If-None-Match", "").split(",")}
+    return etag in tags or "*" in tags
+
+
 def not_modified(request: Request, etag: str) -> Response | None:
-    """304 when If-None-Match names this ETag (weak comparison, RFC 9110 13.1.2), else None."""
-    wanted = request.headers.get("If-None-Match", "")
-    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
-    if etag in tags or "*" in tags:
+    """304 when If-None-Match names this ETag, else None."""
+    if none_match(request, etag):
         return Response(status=304, headers={"ETag": etag, "Cache-Control": REVALIDATE})
     return None
 
